@@ -1,0 +1,327 @@
+// Package pumpinv is the reference observer of the insulin-pump kernel: it
+// watches every Step (state before, input, outputs, state after), keeps its
+// own exact history of deliveries, and checks each safety invariant of
+// spec/InsulinPump.tla by requirement ID. It recomputes totals exactly from
+// the history, independently of the kernel's bucketed accounting, so a kernel
+// bug in that accounting shows up as a violation here.
+//
+// The model checker (model/pump) and the property tests (kernel/pump) both
+// use it. It is test and verification code: it allocates freely.
+package pumpinv
+
+import (
+	"fmt"
+
+	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/kernel/pump"
+	"github.com/implantfhe/implantfhe/kernel/reason"
+	"github.com/implantfhe/implantfhe/kernel/units"
+)
+
+// Requirement IDs checked here, in the order of spec/InsulinPump.tla.
+const (
+	MaxBolus       = "PUMP-MAX-BOLUS"
+	MaxBasal       = "PUMP-MAX-BASAL"
+	MaxIOB         = "PUMP-MAX-IOB"
+	BolusInterval  = "PUMP-BOLUS-INTERVAL"
+	DailyMax       = "PUMP-DAILY-MAX"
+	Halt           = "PUMP-HALT"
+	GlucoseGate    = "PUMP-GLUCOSE-GATE"
+	Reservoir      = "PUMP-RESERVOIR"
+	FaultStop      = "PUMP-FAULT-STOP"
+	AlarmAck       = "PUMP-ALARM-ACK"
+	LimitsRange    = "PUMP-LIMITS-RANGE"
+	CmdAuth        = "CMD-AUTH"
+	CmdReplay      = "CMD-REPLAY"
+	CmdExpiry      = "CMD-EXPIRY"
+	CmdVerdict     = "CMD-VERDICT"
+	FaultSafeState = "FAULT-SAFE"
+)
+
+// IDs lists every requirement this observer checks.
+var IDs = []string{MaxBolus, MaxBasal, MaxIOB, BolusInterval, DailyMax, Halt, GlucoseGate,
+	Reservoir, FaultStop, AlarmAck, LimitsRange, CmdAuth, CmdReplay, CmdExpiry, CmdVerdict, FaultSafeState}
+
+// Delivery is one delivery in the observer's exact history.
+type Delivery struct {
+	AtMs   units.Millis
+	Amount units.CentiUnits
+	Bolus  bool
+}
+
+// Ghost is the observer's own memory. It is a value; Clone copies it.
+type Ghost struct {
+	History []Delivery // deliveries within the window, oldest first
+	// MaxSignedCounter is the highest counter seen on any clinician-signed command.
+	MaxSignedCounter uint64
+	HaveBolus        bool
+	LastBolusAtMs    units.Millis
+	HaveGlucose      bool
+	Glucose          units.MgDL
+	GlucoseAtMs      units.Millis
+	// ReservoirKnown is the last reservoir reading minus everything delivered
+	// since; it must never go negative.
+	HaveReservoir  bool
+	ReservoirKnown units.CentiUnits
+}
+
+// Clone returns an independent copy.
+func (g Ghost) Clone() Ghost {
+	g.History = append([]Delivery(nil), g.History...)
+	return g
+}
+
+// Violation names a broken requirement and says how.
+type Violation struct {
+	ID     string
+	Detail string
+}
+
+func (v Violation) Error() string { return v.ID + ": " + v.Detail }
+
+// Observe checks one Step and advances the ghost. It returns every
+// requirement the Step broke.
+func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pump.Outputs, nxt pump.State) []Violation {
+	var vs []Violation
+	fail := func(id, f string, a ...any) { vs = append(vs, Violation{ID: id, Detail: fmt.Sprintf(f, a...)}) }
+	now := in.NowMs
+	hard, _ := pump.Hard(cfg.Profile)
+	items := out.All()
+
+	// Inputs the observer tracks on its own.
+	prevMax := g.MaxSignedCounter
+	if in.Kind == pump.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && in.Cmd.Header.Counter > g.MaxSignedCounter {
+		g.MaxSignedCounter = in.Cmd.Header.Counter
+	}
+	// Glucose seen before this step's deliveries (readings arrive after the
+	// basal of the elapsed interval is delivered, as in the kernel).
+	prevGlucose, prevGlucoseAt, prevHaveGlucose := g.Glucose, g.GlucoseAtMs, g.HaveGlucose
+
+	faultEvent := in.Kind == pump.InHAL && (in.HAL == pump.HALWatchdog || in.HAL == pump.HALMotorFault)
+	clockBack := in.NowMs < prev.NowMs
+	stopEvent := in.Kind == pump.InHAL && (in.HAL == pump.HALOcclusion || in.HAL == pump.HALMotorFault)
+	seenStopEvent := false
+	var accepted *pump.Output
+
+	for i := range items {
+		o := items[i]
+		if o.Kind == pump.OutEvent && o.HAL != pump.HALNone && stopEvent {
+			seenStopEvent = true
+		}
+		if o.Kind == pump.OutDecision && o.Accepted {
+			accepted = &items[i]
+		}
+		if o.Kind != pump.OutActuate {
+			continue
+		}
+		if o.Amount <= 0 {
+			fail(Halt, "actuation of non-positive amount %d", o.Amount)
+		}
+		if clockBack {
+			fail(FaultSafeState, "delivered %d after the clock went back", o.Amount)
+		}
+		if seenStopEvent {
+			fail(FaultStop, "delivered %d after %s", o.Amount, in.HAL)
+		}
+		// PUMP-HALT.
+		// Time advance and commands never change the mode before the
+		// delivery, so the mode it happens in is the mode before the step.
+		if pump.HaltedMode(prev.Mode) {
+			fail(Halt, "delivered %d in mode %s", o.Amount, prev.Mode)
+		}
+		// PUMP-GLUCOSE-GATE.
+		if !prevHaveGlucose || now-prevGlucoseAt > cfg.GlucoseStaleMs {
+			fail(GlucoseGate, "delivered %d without fresh glucose", o.Amount)
+		} else if prevGlucose < prev.Limits.SuspendBelow {
+			fail(GlucoseGate, "delivered %d at glucose %d < %d", o.Amount, prevGlucose, prev.Limits.SuspendBelow)
+		}
+		if o.Actuation == pump.ActBolus {
+			// PUMP-MAX-BOLUS.
+			if lim := min(prev.Limits.MaxBolus, hard.MaxBolus); o.Amount > lim {
+				fail(MaxBolus, "bolus %d > max %d", o.Amount, lim)
+			}
+			// PUMP-BOLUS-INTERVAL.
+			if g.HaveBolus && now-g.LastBolusAtMs < prev.Limits.MinBolusInterval {
+				fail(BolusInterval, "bolus %d ms after the previous one, min %d", now-g.LastBolusAtMs, prev.Limits.MinBolusInterval)
+			}
+			g.HaveBolus, g.LastBolusAtMs = true, now
+		}
+		g.History = append(g.History, Delivery{AtMs: now, Amount: o.Amount, Bolus: o.Actuation == pump.ActBolus})
+		// PUMP-RESERVOIR.
+		if !g.HaveReservoir {
+			fail(Reservoir, "delivered %d with no reservoir reading", o.Amount)
+		} else {
+			g.ReservoirKnown -= o.Amount
+			if g.ReservoirKnown < 0 {
+				fail(Reservoir, "reservoir would be %d", g.ReservoirKnown)
+			}
+		}
+		// PUMP-DAILY-MAX, exact over (now − window, now].
+		if tot := g.windowTotal(cfg, now); tot > prev.Limits.MaxDaily {
+			fail(DailyMax, "window total %d > max %d", tot, prev.Limits.MaxDaily)
+		}
+		// PUMP-MAX-IOB, exact linear curve: Σ d × (DIA − age) ≤ max × DIA.
+		if num, lim := g.iobNumerator(cfg, now), int64(prev.Limits.MaxIOB)*int64(cfg.InsulinActionMs); num > lim {
+			fail(MaxIOB, "insulin on board %.2f U > max %.2f U", float64(num)/float64(cfg.InsulinActionMs)/100, float64(prev.Limits.MaxIOB)/100)
+		}
+	}
+	g.prune(cfg, now)
+
+	// Sensor and HAL inputs after the deliveries of the step.
+	if in.Kind == pump.InGlucose && in.GlucoseAtMs <= now && in.Glucose > 0 && in.Glucose <= 1000 &&
+		(!g.HaveGlucose || in.GlucoseAtMs >= g.GlucoseAtMs) && !clockBack {
+		g.HaveGlucose, g.Glucose, g.GlucoseAtMs = true, in.Glucose, in.GlucoseAtMs
+	}
+	if in.Kind == pump.InHAL && in.HAL == pump.HALReservoir && in.ReservoirCU >= 0 && !clockBack {
+		g.HaveReservoir, g.ReservoirKnown = true, in.ReservoirCU
+	}
+
+	// PUMP-MAX-BASAL: the rate in force never exceeds its ceiling.
+	if !pump.HaltedMode(nxt.Mode) {
+		if r, lim := nxt.BasalRate(), min(nxt.Limits.MaxBasal, hard.MaxBasal); r > lim || r < 0 {
+			fail(MaxBasal, "basal rate %d outside [0, %d]", r, lim)
+		}
+		if nxt.TempActive && nxt.NowMs < nxt.TempUntilMs && nxt.TempRate > 3*nxt.Limits.ScheduledBasal {
+			fail(MaxBasal, "temp rate %d > 3 × scheduled %d", nxt.TempRate, nxt.Limits.ScheduledBasal)
+		}
+	}
+	// PUMP-LIMITS-RANGE.
+	if nxt.Mode != pump.ModeInit && nxt.Mode != pump.ModeFault && !pump.LimitsInRange(cfg, nxt.Limits) {
+		fail(LimitsRange, "limits out of range: %+v", nxt.Limits)
+	}
+	// PUMP-FAULT-STOP.
+	if stopEvent && prev.Mode != pump.ModeInit {
+		if nxt.Mode != pump.ModeAlarm && nxt.Mode != pump.ModeFault {
+			fail(FaultStop, "%s left mode %s", in.HAL, nxt.Mode)
+		}
+		if !hasKind(items, pump.OutStop) {
+			fail(FaultStop, "%s without a stop output", in.HAL)
+		}
+	}
+	// FAULT-SAFE.
+	if (faultEvent || clockBack) && (nxt.Mode != pump.ModeFault || !hasKind(items, pump.OutStop) || !hasKind(items, pump.OutAlert)) {
+		fail(FaultSafeState, "fault input left mode %s (stop=%v alert=%v)", nxt.Mode, hasKind(items, pump.OutStop), hasKind(items, pump.OutAlert))
+	}
+	// PUMP-ALARM-ACK: only an accepted acknowledgement leaves Alarm (or a fault).
+	if prev.Mode == pump.ModeAlarm && nxt.Mode != pump.ModeAlarm && nxt.Mode != pump.ModeFault {
+		if accepted == nil || accepted.Cmd != pump.CmdAckAlarm {
+			fail(AlarmAck, "left alarm to %s without an acknowledgement", nxt.Mode)
+		}
+	}
+	if accepted != nil {
+		checkAccepted(cfg, in, prev, prevMax, accepted, fail)
+	}
+	// CMD-VERDICT: a verdict contradicting the exact check is raised as an alert.
+	if in.Kind == pump.InCommand && contradicts(cfg, prev, in.Cmd) && !clockBack && admitted(cfg, prev, prevMax, in) {
+		if !hasAlert(items, reason.VerdictMismatch) {
+			fail(CmdVerdict, "verdict %d contradicts the exact check of %s but no alert", in.Cmd.Verdict, in.Cmd.Kind)
+		}
+	}
+	return vs
+}
+
+func checkAccepted(cfg *pump.Config, in pump.Input, prev pump.State, prevMax uint64, d *pump.Output, fail func(string, string, ...any)) {
+	c := in.Cmd
+	if in.Kind != pump.InCommand {
+		fail(CmdAuth, "accepted decision without a command input")
+		return
+	}
+	if c.Header.Signer != guard.RoleClinician {
+		fail(CmdAuth, "accepted command signed by role %d", c.Header.Signer)
+	}
+	if c.Header.Counter <= prevMax {
+		fail(CmdReplay, "accepted counter %d not above %d", c.Header.Counter, prevMax)
+	}
+	h := c.Header
+	if in.NowMs < h.IssuedAtMs || in.NowMs >= h.ExpiresAtMs || h.ExpiresAtMs-h.IssuedAtMs > cfg.MaxCommandValidityMs {
+		fail(CmdExpiry, "accepted at %d outside [%d, %d)", in.NowMs, h.IssuedAtMs, h.ExpiresAtMs)
+	}
+	if within, needs := exactWithin(cfg, prev, c); needs && (c.Verdict != guard.VerdictWithin || !within) {
+		fail(CmdVerdict, "accepted %s with verdict %d and exact=%v", c.Kind, c.Verdict, within)
+	}
+}
+
+// exactWithin recomputes the exact comparison the relay makes homomorphically.
+func exactWithin(cfg *pump.Config, s pump.State, c pump.Command) (within, needsVerdict bool) {
+	hard, _ := pump.Hard(cfg.Profile)
+	switch c.Kind {
+	case pump.CmdBolus:
+		return c.Amount > 0 && c.Amount <= min(s.Limits.MaxBolus, hard.MaxBolus), true
+	case pump.CmdSetBasal:
+		return c.Rate >= 0 && c.Rate <= min(s.Limits.MaxBasal, hard.MaxBasal), true
+	case pump.CmdTempBasal:
+		return c.Rate >= 0 && c.Rate <= min(s.Limits.MaxBasal, hard.MaxBasal, 3*s.Limits.ScheduledBasal), true
+	}
+	return false, false
+}
+
+// contradicts: the verdict states the opposite of the exact check for a
+// well-formed command that reached the verdict rule.
+func contradicts(cfg *pump.Config, s pump.State, c pump.Command) bool {
+	within, needs := exactWithin(cfg, s, c)
+	if !needs || s.Mode == pump.ModeInit || s.Mode >= pump.Mode(pump.NumModes) {
+		return false
+	}
+	if c.Kind == pump.CmdBolus && c.Amount <= 0 || c.Kind != pump.CmdBolus && c.Rate < 0 {
+		return false
+	}
+	if c.Kind == pump.CmdTempBasal && (c.DurationMs < cfg.MinTempBasalMs || c.DurationMs > cfg.MaxTempBasalMs) {
+		return false
+	}
+	return c.Verdict == guard.VerdictWithin && !within || c.Verdict == guard.VerdictOutside && within
+}
+
+// admitted: the command passes authentication, replay and expiry.
+func admitted(cfg *pump.Config, s pump.State, prevMax uint64, in pump.Input) bool {
+	h := in.Cmd.Header
+	return h.Signer == guard.RoleClinician && h.Counter > prevMax && guard.CheckExpiry(h, in.NowMs, cfg.MaxCommandValidityMs) == reason.OK
+}
+
+func hasKind(items []pump.Output, k pump.OutputKind) bool {
+	for _, o := range items {
+		if o.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAlert(items []pump.Output, r reason.Code) bool {
+	for _, o := range items {
+		if o.Kind == pump.OutAlert && o.Reason == r {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Ghost) windowTotal(cfg *pump.Config, now units.Millis) units.CentiUnits {
+	var t units.CentiUnits
+	for _, d := range g.History {
+		if d.AtMs > now-cfg.WindowMs {
+			t += d.Amount
+		}
+	}
+	return t
+}
+
+func (g *Ghost) iobNumerator(cfg *pump.Config, now units.Millis) int64 {
+	var n int64
+	for _, d := range g.History {
+		if age := now - d.AtMs; age < cfg.InsulinActionMs {
+			n += int64(d.Amount) * int64(cfg.InsulinActionMs-age)
+		}
+	}
+	return n
+}
+
+// prune drops deliveries that can no longer matter.
+func (g *Ghost) prune(cfg *pump.Config, now units.Millis) {
+	keep := g.History[:0]
+	for _, d := range g.History {
+		if d.AtMs > now-cfg.WindowMs || now-d.AtMs < cfg.InsulinActionMs {
+			keep = append(keep, d)
+		}
+	}
+	g.History = keep
+}
