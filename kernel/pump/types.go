@@ -223,7 +223,7 @@ func (o *Outputs) add(x Output) {
 func (o *Outputs) All() []Output { return o.Items[:o.N] }
 
 // Delivered is the total insulin the outputs ask to deliver.
-func (o *Outputs) Delivered() units.CentiUnits {
+func (o Outputs) Delivered() units.CentiUnits {
 	var t units.CentiUnits
 	for i := 0; i < o.N; i++ {
 		if o.Items[i].Kind == OutActuate {

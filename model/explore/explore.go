@@ -121,4 +121,3 @@ func path(nodes []node, id int) []string {
 	}
 	return out
 }
-
