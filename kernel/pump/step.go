@@ -127,13 +127,14 @@ func needsVerdict(k CommandKind) bool {
 }
 
 func (s *State) command(cfg *Config, c Command, out *Outputs) {
-	if c.Kind == CmdNone || c.Kind >= numCommandKinds {
-		s.decide(out, c, reason.UnknownCommand)
-		return
-	}
-	// CMD-AUTH, CMD-REPLAY, CMD-EXPIRY.
+	// CMD-AUTH, CMD-REPLAY, CMD-EXPIRY. Admission comes first, so that any
+	// authenticated counter is consumed whatever the command turns out to be.
 	if why := guard.Admit(&s.Guard, c.Header, guard.RoleClinician, s.NowMs, cfg.MaxCommandValidityMs); why != reason.OK {
 		s.decide(out, c, why)
+		return
+	}
+	if c.Kind == CmdNone || c.Kind >= numCommandKinds {
+		s.decide(out, c, reason.UnknownCommand)
 		return
 	}
 	if needsVerdict(c.Kind) {

@@ -90,7 +90,8 @@ func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pum
 
 	// Inputs the observer tracks on its own.
 	prevMax := g.MaxSignedCounter
-	if in.Kind == pump.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && in.Cmd.Header.Counter > g.MaxSignedCounter {
+	// A command arriving with a clock that went back is never looked at.
+	if in.NowMs >= prev.NowMs && in.Kind == pump.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && in.Cmd.Header.Counter > g.MaxSignedCounter {
 		g.MaxSignedCounter = in.Cmd.Header.Counter
 	}
 	// Glucose seen before this step's deliveries (readings arrive after the
