@@ -51,11 +51,15 @@ spec-traces:
 proofs:
 	$(GO) run ./proofs/compare
 
-# Short coverage-guided fuzzing of every decoder (corpus in testdata/fuzz).
+# Short coverage-guided fuzzing of every decoder: every Fuzz target of every
+# package, FUZZTIME each (seed corpora under each package's testdata/fuzz).
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./fhe/ | grep '^Fuzz'); do \
-		echo "fuzz fhe $$t ($(FUZZTIME))"; \
-		$(GO) test ./fhe/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for t in $$(grep -h -o '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | sed 's/^func //'); do \
+			echo "fuzz $$dir $$t ($(FUZZTIME))"; \
+			$(GO) test $$dir -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) >/tmp/fuzz.$$$$.log 2>&1 || { cat /tmp/fuzz.$$$$.log; exit 1; }; \
+			tail -1 /tmp/fuzz.$$$$.log; \
+		done; \
 	done
 
 bench:
