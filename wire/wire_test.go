@@ -220,3 +220,31 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestKeyFilesRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	b, err := MarshalSigningKey(f.clin)
+	require.NoError(t, err)
+	k, err := UnmarshalSigningKey(b)
+	require.NoError(t, err)
+	assert.Equal(t, f.clin.ID, k.ID)
+	assert.Equal(t, f.clin.Role, k.Role)
+	assert.Equal(t, f.clin.Private, k.Private)
+
+	tb, err := MarshalTrustedKeys(f.clin.Public(), f.relay.Public())
+	require.NoError(t, err)
+	tl, keys, err := UnmarshalTrustList(tb)
+	require.NoError(t, err)
+	assert.Len(t, keys, 2)
+	got, ok := tl.Lookup(f.relay.ID)
+	assert.True(t, ok)
+	assert.Equal(t, guard.RoleRelay, got.Role)
+
+	_, err = UnmarshalSigningKey([]byte(`{"format":"implantfhe-ed25519-key/v1","role":"root"}`))
+	assert.ErrorIs(t, err, ErrKeyMaterial)
+	tampered := bytes.Replace(tb, []byte(`"relay"`), []byte(`"clinician"`), 1)
+	tl, _, err = UnmarshalTrustList(tampered)
+	require.NoError(t, err, "a role change is a different (valid) trust list")
+	got, _ = tl.Lookup(f.relay.ID)
+	assert.Equal(t, guard.RoleClinician, got.Role)
+}

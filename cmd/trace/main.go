@@ -114,7 +114,7 @@ func check(t *tree, reqs []Requirement) []string {
 			gap(r.ID, "%s does not cite the ID", tla)
 		}
 		if !t.any("cfg", func(_, b string) bool {
-			return regexp.MustCompile(`(?m)^\s*(INVARIANTS?\s+)?(\S+\s+)*` + regexp.QuoteMeta(inv) + `\s*$`).MatchString(b) && strings.Contains(b, "INVARIANT")
+			return regexp.MustCompile(`(?m)^\s*(INVARIANTS?\s+)?(\S+\s+)*`+regexp.QuoteMeta(inv)+`\s*$`).MatchString(b) && strings.Contains(b, "INVARIANT")
 		}) {
 			gap(r.ID, "no TLC config checks INVARIANT %s", inv)
 		}
