@@ -1,0 +1,49 @@
+package mock
+
+import (
+	"fmt"
+
+	"github.com/implantfhe/implantfhe/hal"
+	"github.com/implantfhe/implantfhe/kernel/units"
+)
+
+// Pulse is one pace the mock was asked to deliver.
+type Pulse struct {
+	At        units.Millis // true time
+	Chamber   hal.Chamber
+	Amplitude hal.MilliVolts
+	Width     hal.Microseconds
+	Fault     bool // a lead fault was reported for it
+}
+
+// Pacer is a mock pacing output that records every pulse.
+type Pacer struct {
+	device
+	pulses []Pulse
+}
+
+// Pace implements hal.Pacer. It refuses only what no hardware can express.
+func (p *Pacer) Pace(chamber hal.Chamber, amplitude hal.MilliVolts, width hal.Microseconds) error {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	if err := p.enter(); err != nil {
+		return err
+	}
+	if (chamber != hal.ChamberAtrium && chamber != hal.ChamberVentricle) || amplitude <= 0 || width <= 0 {
+		return fmt.Errorf("mock pacer: pace %v %d mV %d µs: %w", chamber, amplitude, width, hal.ErrInvalidArgument)
+	}
+	pl := Pulse{At: p.b.Clock.t, Chamber: chamber, Amplitude: amplitude, Width: width}
+	pl.Fault = p.roll(p.b.plan.Pacer.LeadFault, "lead-fault")
+	p.pulses = append(p.pulses, pl)
+	if pl.Fault {
+		return fmt.Errorf("mock pacer: pace %v: %w", chamber, hal.ErrLeadFault)
+	}
+	return nil
+}
+
+// Pulses returns a copy of the pulses delivered so far.
+func (p *Pacer) Pulses() []Pulse {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	return append([]Pulse(nil), p.pulses...)
+}
