@@ -10,7 +10,7 @@ import (
 // verdict envelope, each an encoded frame in its own right.
 type Bundle struct {
 	Command []byte `cbor:"1,keyasint"`
-	Verdict []byte `cbor:"2,keyasint"`
+	Verdict []byte `cbor:"2,keyasint,omitempty"`
 }
 
 // Marshal encodes the bundle as deterministic CBOR.
@@ -36,8 +36,10 @@ func DecodeBundle(frame []byte, maxSize int) (*Bundle, error) {
 	if err != nil || !bytes.Equal(again, frame) {
 		return nil, fmt.Errorf("%w: bundle not in canonical form", ErrMalformed)
 	}
-	if len(b.Command) == 0 || len(b.Verdict) == 0 {
-		return nil, fmt.Errorf("%w: bundle lacks a frame", ErrMalformed)
+	// A command that needs no verdict (suspend, resume, acknowledge) travels
+	// alone; the implant decides which kinds need one.
+	if len(b.Command) == 0 {
+		return nil, fmt.Errorf("%w: bundle lacks its command", ErrMalformed)
 	}
 	return &b, nil
 }

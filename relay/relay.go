@@ -1,0 +1,115 @@
+// Package relay is the untrusted relay's logic: it verifies a clinician's
+// command envelope, compares its encrypted parameters homomorphically with
+// the patient's encrypted limits, and produces the radio bundle for the
+// implant: the command in detached form and a signed verdict envelope
+// carrying the packed values and verdict. It holds public and evaluation
+// keys only; it never holds, and cannot be given, a CKKS secret key.
+package relay
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/firmware"
+	"github.com/implantfhe/implantfhe/kernel/pump"
+	"github.com/implantfhe/implantfhe/wire"
+)
+
+// ErrNoLimits: the relay has no encrypted limits for this command kind.
+var ErrNoLimits = errors.New("relay: no encrypted limits for this command kind")
+
+// Device is what the relay holds for one implant.
+type Device struct {
+	ID       string
+	Eval     *fhe.Relay
+	Verifier wire.Verifier   // clinician keys for this device
+	Signer   *wire.SigningKey // the relay's own key
+	// Limits are encrypted limit ciphertexts per command kind.
+	Limits map[pump.CommandKind]*fhe.Ciphertext
+	// counter is the relay's verdict counter for this device.
+	counter   uint64
+	lastCmd   uint64
+	ValidMs   int64
+	MaxCmdAge int64
+}
+
+// SetLimits stores encrypted limits for a command kind.
+func (d *Device) SetLimits(kind pump.CommandKind, ct []byte) error {
+	c, err := fhe.UnmarshalCiphertext(ct)
+	if err != nil {
+		return fmt.Errorf("relay: limits: %w", err)
+	}
+	if d.Limits == nil {
+		d.Limits = map[pump.CommandKind]*fhe.Ciphertext{}
+	}
+	d.Limits[kind] = c
+	return nil
+}
+
+// Result is the relay's processing of one command.
+type Result struct {
+	Command *wire.Envelope
+	Verdict *wire.Envelope // nil for commands without compared values
+	Bundle  []byte         // the radio frame for the implant
+}
+
+// Process verifies a command frame and builds the implant's bundle. nowMs is
+// the relay's estimate of the implant's time (freshness is checked again,
+// authoritatively, on the implant).
+func (d *Device) Process(frame []byte, nowMs int64) (*Result, error) {
+	fresh := wire.Freshness{LastCounter: d.lastCmd, NowMs: nowMs, MaxValidityMs: d.MaxCmdAge}
+	env, _, err := d.Verifier.Verify(frame, wire.KindCommand, fresh, false)
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	d.lastCmd = env.Header.Counter
+	cmdFrame, err := env.Detached().Marshal()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Command: env}
+	bundle := wire.Bundle{Command: cmdFrame}
+	kind := pump.CommandKind(env.Header.Subkind)
+	if schema, ok := firmware.Schema(kind); ok {
+		lim := d.Limits[kind]
+		if lim == nil {
+			return nil, fmt.Errorf("%w: %s", ErrNoLimits, kind)
+		}
+		ct, err := fhe.UnmarshalCiphertext(env.Body)
+		if err != nil {
+			return nil, fmt.Errorf("relay: command ciphertext: %w", err)
+		}
+		v, err := d.Eval.Compare(schema, ct, lim)
+		if err != nil {
+			return nil, fmt.Errorf("relay: compare: %w", err)
+		}
+		pkt, err := d.Eval.ForImplant(schema, ct, v)
+		if err != nil {
+			return nil, fmt.Errorf("relay: pack: %w", err)
+		}
+		body, err := pkt.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		digest, err := env.Header.HeaderDigest()
+		if err != nil {
+			return nil, err
+		}
+		d.counter++
+		venv, err := wire.Seal(wire.Header{Kind: wire.KindVerdict, DeviceID: d.ID, Counter: d.counter,
+			IssuedAtMs: env.Header.IssuedAtMs, ExpiresAtMs: env.Header.ExpiresAtMs, Subkind: env.Header.Subkind,
+			Bind: digest[:]}, body, d.Signer)
+		if err != nil {
+			return nil, err
+		}
+		if bundle.Verdict, err = venv.Marshal(); err != nil {
+			return nil, err
+		}
+		res.Verdict = venv
+	}
+	if res.Bundle, err = bundle.Marshal(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
