@@ -18,11 +18,11 @@ const (
 
 // Record is one entry of the implant log (CBOR payload of an implog record).
 type Record struct {
-	Type   string `cbor:"1,keyasint"`
-	NowMs  int64  `cbor:"2,keyasint"`
-	Input  string `cbor:"3,keyasint,omitempty"`
-	Cmd    string `cbor:"4,keyasint,omitempty"`
-	Ctr    uint64 `cbor:"5,keyasint,omitempty"`
+	Type   string  `cbor:"1,keyasint"`
+	NowMs  int64   `cbor:"2,keyasint"`
+	Input  string  `cbor:"3,keyasint,omitempty"`
+	Cmd    string  `cbor:"4,keyasint,omitempty"`
+	Ctr    uint64  `cbor:"5,keyasint,omitempty"`
 	Values []int64 `cbor:"6,keyasint,omitempty"`
 	// Accepted and Reason: the kernel's decision for a command.
 	Accepted bool   `cbor:"7,keyasint,omitempty"`

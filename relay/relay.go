@@ -23,7 +23,7 @@ var ErrNoLimits = errors.New("relay: no encrypted limits for this command kind")
 type Device struct {
 	ID       string
 	Eval     *fhe.Relay
-	Verifier wire.Verifier   // clinician keys for this device
+	Verifier wire.Verifier    // clinician keys for this device
 	Signer   *wire.SigningKey // the relay's own key
 	// Limits are encrypted limit ciphertexts per command kind.
 	Limits map[pump.CommandKind]*fhe.Ciphertext

@@ -44,7 +44,6 @@ func TestAdmit(t *testing.T) {
 	}
 }
 
-
 // TestApplyVerdict: CMD-VERDICT truth table.
 func TestApplyVerdict(t *testing.T) {
 	cases := []struct {
