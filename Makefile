@@ -68,5 +68,8 @@ bench:
 bench-fhe:
 	$(GO) run ./cmd/fhebench -runs 3
 
+# The whole command path: provisioning, implant and relay processes on
+# loopback, the scripted scenario, and offline verification of both logs.
 demo:
-	$(GO) run ./cmd/demo
+	$(GO) build -o build/bin/ ./cmd/implant ./cmd/relay ./cmd/demo
+	build/bin/demo -bin build/bin

@@ -58,6 +58,7 @@ type Implant struct {
 	// whose actuation was not confirmed (power cut in between).
 	Interrupted bool
 	Recovery    implog.Recovery
+	readings    []int64
 }
 
 // Schema returns the homomorphically compared parameters of a command kind,
@@ -239,6 +240,7 @@ func (im *Implant) Tick() error {
 	}
 	if im.board.Glucose != nil {
 		if g, at, err := im.board.Glucose.Read(); err == nil {
+			im.remember(int64(g))
 			if _, err := im.step(pump.Input{Kind: pump.InGlucose, NowMs: now, Glucose: g, GlucoseAtMs: at + im.offset}, "glucose", []int64{int64(g)}); err != nil {
 				return err
 			}

@@ -58,9 +58,14 @@ type Result struct {
 // the relay's estimate of the implant's time (freshness is checked again,
 // authoritatively, on the implant).
 func (d *Device) Process(frame []byte, nowMs int64) (*Result, error) {
-	fresh := wire.Freshness{LastCounter: d.lastCmd, NowMs: nowMs, MaxValidityMs: d.MaxCmdAge}
-	env, _, err := d.Verifier.Verify(frame, wire.KindCommand, fresh, false)
+	env, err := wire.Decode(frame, d.Verifier.MaxFrame)
 	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	// The relay only estimates the implant's time; the implant's own check
+	// of the validity window is the authoritative one.
+	fresh := wire.Freshness{LastCounter: d.lastCmd, NowMs: max(nowMs, env.Header.IssuedAtMs), MaxValidityMs: d.MaxCmdAge}
+	if _, err := d.Verifier.VerifyEnvelope(env, wire.KindCommand, fresh, false); err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
 	d.lastCmd = env.Header.Counter

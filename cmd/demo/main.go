@@ -1,226 +1,492 @@
-// Command demo runs the insulin-pump command path on one machine: the
-// clinician encrypts a bolus under the implant key (production parameter set
-// ProdN14, 128-bit), the relay compares it homomorphically with the
-// encrypted limits without seeing either, the implant opens the packet sent
-// over the radio, and the safety kernel decides. It then replays, expires,
-// forges and mis-signs commands, and prints one row per step. It exits 1 if
-// any step's outcome differs from the expected one.
+// Command demo runs the whole command path on one machine: it provisions
+// every key (production parameter set ProdN14, 128-bit), starts the implant
+// (cmd/implant, simulated HAL, file storage) and the relay (cmd/relay, HTTP
+// on loopback) as processes, and plays a scripted scenario as the clinician:
+// in-limit and over-limit boluses, a replay, an expired command, an unknown
+// key, a flipped bit, a relay that forges a "within" verdict, a
+// hypoglycaemia alert from encrypted telemetry, and offline verification of
+// both logs. It prints one row per step and exits 1 if any outcome differs
+// from the expected one.
 package main
 
 import (
+	"bufio"
+	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/implantfhe/implantfhe/controller"
 	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/firmware"
+	"github.com/implantfhe/implantfhe/implog"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/pump"
-	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/link"
+	"github.com/implantfhe/implantfhe/provision"
+	"github.com/implantfhe/implantfhe/wire"
 )
 
-var schema = fhe.Schema{{Quantity: fhe.BolusCentiUnits, Relation: fhe.AtMost}}
+const device = "pump-0001"
 
-type world struct {
-	cfg     pump.Config
-	s       pump.State
-	implant *fhe.SecretKeys
-	relay   *fhe.Relay
-	pk      *fhe.PublicKey
-	limits  *fhe.Ciphertext
+type proc struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+// start runs a binary and waits for its "listening on ADDR" line.
+func start(bin string, args ...string) (*proc, error) {
+	c := exec.Command(bin, args...)
+	c.Stderr = os.Stderr
+	out, err := c.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if i := strings.Index(sc.Text(), "listening on "); i >= 0 {
+				lines <- strings.Fields(sc.Text()[i+len("listening on "):])[0]
+			}
+		}
+	}()
+	select {
+	case a := <-lines:
+		return &proc{cmd: c, addr: a}, nil
+	case <-time.After(60 * time.Second):
+		_ = c.Process.Kill()
+		return nil, fmt.Errorf("%s did not start", bin)
+	}
+}
+
+func (p *proc) stop() {
+	if p != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+}
+
+type demo struct {
+	root    string
+	ctl     *controller.Controller
+	client  *controller.Client
 	counter uint64
+	tw      *tabwriter.Writer
 	failed  int
-	w       *tabwriter.Writer
+	implant *proc
+	relay   *proc
 }
 
-// verdictFor runs the relay's homomorphic check of a bolus and the implant's
-// opening of the radio packet; it returns the decrypted (rounded) amount, the
-// verdict, the packet size and the relay's time.
-func (w *world) verdictFor(amount units.CentiUnits) (units.CentiUnits, guard.Verdict, int, time.Duration, error) {
-	ct, err := w.pk.EncryptCommand(schema, []int64{int64(amount)})
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	start := time.Now()
-	v, err := w.relay.Compare(schema, ct, w.limits)
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	pkt, err := w.relay.ForImplant(schema, ct, v)
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	took := time.Since(start)
-	wire, err := pkt.MarshalBinary()
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	back, err := fhe.UnmarshalRadioCiphertext(wire)
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	d, err := w.implant.OpenCommand(schema, back)
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	verdict := guard.VerdictOutside
-	if d.WithinLimits[0] {
-		verdict = guard.VerdictWithin
-	}
-	return units.CentiUnits(d.Values[0]), verdict, len(wire), took, nil
-}
-
-func (w *world) header() guard.Header {
-	w.counter++
-	return guard.Header{Counter: w.counter, IssuedAtMs: w.s.NowMs, ExpiresAtMs: w.s.NowMs + units.Minute, Signer: guard.RoleClinician}
-}
-
-func (w *world) row(step string, c pump.Command, verdictNote string, wantAccepted bool, wantReason reason.Code, wantAlert bool) {
-	out := w.stepCmd(c)
-	var d pump.Output
-	alert := false
-	for _, o := range out.All() {
-		if o.Kind == pump.OutDecision {
-			d = o
-		}
-		if o.Kind == pump.OutAlert && o.Reason == reason.VerdictMismatch {
-			alert = true
-		}
-	}
-	ok := d.Accepted == wantAccepted && d.Reason == wantReason && alert == wantAlert
+func (d *demo) row(step, want, got string, detail string) {
 	mark := "ok"
-	if !ok {
+	if want != got {
 		mark = "UNEXPECTED"
-		w.failed++
+		d.failed++
 	}
-	decision := "refused"
-	if d.Accepted {
-		decision = "executed"
-	}
-	fmt.Fprintf(w.w, "%s\t%s\t%s\t%s\t%d\t%v\t%s\n", step, verdictNote, decision, d.Reason, out.Delivered(), alert, mark)
+	fmt.Fprintf(d.tw, "%s\t%s\t%s\t%s\t%s\n", step, want, got, detail, mark)
 }
 
-func (w *world) stepCmd(c pump.Command) pump.Outputs {
-	var out pump.Outputs
-	w.s, out = pump.Step(&w.cfg, w.s, pump.Input{Kind: pump.InCommand, NowMs: w.s.NowMs, Cmd: c})
-	return out
+func (d *demo) now() units.Millis {
+	t, err := d.client.ImplantTime()
+	if err != nil {
+		return 0
+	}
+	return t
 }
 
-func (w *world) advance(d units.Millis) {
-	w.s, _ = pump.Step(&w.cfg, w.s, pump.Input{Kind: pump.InTick, NowMs: w.s.NowMs + d})
-	w.s, _ = pump.Step(&w.cfg, w.s, pump.Input{Kind: pump.InGlucose, NowMs: w.s.NowMs, Glucose: 140, GlucoseAtMs: w.s.NowMs})
+func (d *demo) command(kind pump.CommandKind, values ...int64) ([]byte, *wire.Envelope, error) {
+	d.counter++
+	env, err := d.ctl.Command(kind, d.counter, d.now(), values...)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := env.Marshal()
+	return f, env, err
 }
 
-func run() (int, error) {
-	set := flag.String("set", fhe.ProdN14.Name, "FHE parameter set")
-	flag.Parse()
-	ps, err := fhe.ParamSetByName(*set)
-	if err != nil {
-		return 0, err
+// outcome runs a send and describes it as "executed", "refused by kernel:
+// reason", "refused by implant: error" or "refused by relay: error".
+func (d *demo) outcome(frame []byte, raw bool) (string, string) {
+	s, err := d.client.Send(frame, raw)
+	var re *controller.RelayError
+	switch {
+	case errors.As(err, &re):
+		return "refused by relay", firstLine(re.Msg)
+	case err != nil:
+		return "error", err.Error()
 	}
-	params, err := fhe.NewParams(ps)
-	if err != nil {
-		return 0, err
-	}
-	t0 := time.Now()
-	implant, err := fhe.GenerateKeys(params, fhe.DomainImplant)
-	if err != nil {
-		return 0, err
-	}
-	rk, err := implant.RelayKeys()
-	if err != nil {
-		return 0, err
-	}
-	fmt.Printf("demo: parameter set %s (LogN=%d), implant keys generated in %s\n", ps.Name, ps.LogN, time.Since(t0).Round(time.Millisecond))
-
-	limits := pump.Limits{MaxBolus: 500, MaxBasal: 200, MaxIOB: 1500, MaxDaily: 4000,
-		MinBolusInterval: 5 * units.Minute, SuspendBelow: 70, ScheduledBasal: 80}
-	w := &world{cfg: pump.DefaultConfig(pump.ProfileAdult), s: pump.NewState(), implant: implant,
-		relay: fhe.NewRelay(rk), pk: rk.PublicKey()}
-	if err := w.cfg.Validate(); err != nil {
-		return 0, err
-	}
-	// The relay holds the patient's limits only encrypted under pk_I.
-	if w.limits, err = w.pk.EncryptLimits(schema, []int64{int64(limits.MaxBolus)}); err != nil {
-		return 0, err
-	}
-	w.s, _ = pump.Step(&w.cfg, w.s, pump.Input{Kind: pump.InHAL, HAL: pump.HALReservoir, ReservoirCU: 20000})
-	if o := w.stepCmd(pump.Command{Kind: pump.CmdProgramLimits, Limits: limits, Header: w.header()}); !o.Items[0].Accepted {
-		return 0, fmt.Errorf("programming limits refused: %s", o.Items[0].Reason)
-	}
-	w.advance(units.Minute)
-
-	w.w = tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w.w, "step\tverdict (homomorphic)\tkernel\treason\tdelivered_cU\tverdict_alert\tcheck")
-
-	bolus := func(amount units.CentiUnits) (pump.Command, string, error) {
-		got, v, size, took, err := w.verdictFor(amount)
-		if err != nil {
-			return pump.Command{}, "", err
+	a := s.Ack
+	detail := fmt.Sprintf("radio %d B, relay %d ms, ack %d B, log %v", s.Response.RadioBytes, s.Response.RelayMs, s.AckBytes, s.Response.LogIndices)
+	switch {
+	case a.Type == firmware.RecRefused:
+		return "refused by implant", firstLine(a.Error)
+	case a.Accepted:
+		return "executed", fmt.Sprintf("delivered %v cU; %s", a.Deliver, detail)
+	default:
+		if len(a.Alerts) > 0 {
+			return "refused by kernel: " + a.Reason, "alerts " + strings.Join(a.Alerts, ",") + "; " + detail
 		}
-		note := fmt.Sprintf("%s (%d B, %s)", map[guard.Verdict]string{guard.VerdictWithin: "within", guard.VerdictOutside: "outside"}[v], size, took.Round(time.Millisecond))
-		return pump.Command{Kind: pump.CmdBolus, Amount: got, Verdict: v, Header: w.header()}, note, nil
+		return "refused by kernel: " + a.Reason, detail
 	}
+}
 
-	c, note, err := bolus(300)
-	if err != nil {
-		return 0, err
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
 	}
-	w.row("bolus 3.00 U (max 5.00 U)", c, note, true, reason.OK, false)
-	replay := c
-	w.row("same command replayed", replay, "reused", false, reason.Replay, false)
-	w.s, _ = pump.Step(&w.cfg, w.s, pump.Input{Kind: pump.InHAL, NowMs: w.s.NowMs, HAL: pump.HALDeliveryDone})
-	w.advance(6 * units.Minute)
+	if len(s) > 90 {
+		s = s[:90] + "…"
+	}
+	return s
+}
 
-	c, note, err = bolus(800)
+// rawBundle wraps a command envelope (detached) and an optional verdict
+// frame as the radio bundle an attacker on the radio could send.
+func rawBundle(env *wire.Envelope, verdict []byte) ([]byte, error) {
+	cf, err := env.Detached().Marshal()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	w.row("bolus 8.00 U (over max)", c, note, false, reason.BolusOverMax, false)
-
-	c, _, err = bolus(800)
-	if err != nil {
-		return 0, err
-	}
-	c.Verdict = guard.VerdictWithin
-	w.row("bolus 8.00 U, relay forges 'within'", c, "forged within", false, reason.VerdictMismatch, true)
-
-	c, note, err = bolus(200)
-	if err != nil {
-		return 0, err
-	}
-	c.Header.IssuedAtMs, c.Header.ExpiresAtMs = w.s.NowMs-2*units.Minute, w.s.NowMs-units.Minute
-	w.row("bolus 2.00 U, expired", c, note, false, reason.Expired, false)
-
-	c, note, err = bolus(200)
-	if err != nil {
-		return 0, err
-	}
-	c.Header.Signer = guard.RoleNone
-	w.row("bolus 2.00 U, unknown key", c, note, false, reason.Unauthenticated, false)
-
-	c, note, err = bolus(200)
-	if err != nil {
-		return 0, err
-	}
-	w.row("bolus 2.00 U, in limits", c, note, true, reason.OK, false)
-	if err := w.w.Flush(); err != nil {
-		return 0, err
-	}
-	return w.failed, nil
+	return (&wire.Bundle{Command: cf, Verdict: verdict}).Marshal()
 }
 
 func main() {
-	failed, err := run()
+	bin := flag.String("bin", "build/bin", "directory with the implant and relay binaries")
+	set := flag.String("set", fhe.ProdN14.Name, "FHE parameter set")
+	keep := flag.Bool("keep", false, "keep the working directory")
+	flag.Parse()
+	code, err := run(*bin, *set, *keep)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(2)
 	}
-	if failed > 0 {
-		fmt.Printf("demo: %d step(s) with an unexpected outcome\n", failed)
-		os.Exit(1)
+	os.Exit(code)
+}
+
+func run(bin, setName string, keep bool) (int, error) {
+	ps, err := fhe.ParamSetByName(setName)
+	if err != nil {
+		return 0, err
+	}
+	root, err := os.MkdirTemp("", "implantfhe-demo-")
+	if err != nil {
+		return 0, err
+	}
+	if !keep {
+		defer os.RemoveAll(root)
+	}
+	t0 := time.Now()
+	keys := filepath.Join(root, "keys")
+	if err := provision.Generate(keys, device, ps, nil); err != nil {
+		return 0, err
+	}
+	fmt.Printf("demo: provisioned %s with %s in %s (keys in %s)\n", device, ps.Name, time.Since(t0).Round(time.Millisecond), keys)
+	d := &demo{root: root}
+	if d.implant, err = start(filepath.Join(bin, "implant"), "-keys", filepath.Join(keys, "implant"), "-state", filepath.Join(root, "implant-state")); err != nil {
+		return 0, err
+	}
+	defer d.implant.stop()
+	if d.relay, err = start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(root, "relay-data"), "-implant", d.implant.addr); err != nil {
+		return 0, err
+	}
+	defer d.relay.stop()
+	if err := d.setup(keys); err != nil {
+		return 0, err
+	}
+	d.tw = tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(d.tw, "step\texpected\toutcome\tdetail\tcheck")
+	if err := d.scenario(keys); err != nil {
+		return 0, err
+	}
+	if err := d.tw.Flush(); err != nil {
+		return 0, err
+	}
+	fmt.Printf("demo: finished in %s\n", time.Since(t0).Round(time.Millisecond))
+	if d.failed > 0 {
+		fmt.Printf("demo: %d step(s) with an unexpected outcome\n", d.failed)
+		return 1, nil
 	}
 	fmt.Println("demo: every step had its expected outcome")
+	return 0, nil
+}
+
+func (d *demo) setup(keys string) error {
+	clinic := filepath.Join(keys, "clinic")
+	signer, err := provision.ReadSigningKey(clinic, "clinician.key")
+	if err != nil {
+		return err
+	}
+	b, err := provision.ReadFile(clinic, "fhe-implant.pk")
+	if err != nil {
+		return err
+	}
+	pk, err := fhe.UnmarshalPublicKey(b)
+	if err != nil {
+		return err
+	}
+	bind, err := provision.ReadFile(clinic, "bind.key")
+	if err != nil {
+		return err
+	}
+	if b, err = provision.ReadFile(clinic, "fhe-clinic.sk"); err != nil {
+		return err
+	}
+	skC, err := fhe.UnmarshalSecretKeys(b)
+	if err != nil {
+		return err
+	}
+	trust, _, err := provision.ReadTrust(clinic)
+	if err != nil {
+		return err
+	}
+	d.ctl = &controller.Controller{DeviceID: device, Signer: signer, Implant: pk, BindKey: bind, ValidityMs: 60_000}
+	d.client = &controller.Client{Relay: d.relay.addr, Clinic: skC,
+		Implant: wire.Verifier{DeviceID: device, Trust: trust, MaxFrame: wire.MaxFrame},
+		RelayV:  wire.Verifier{DeviceID: device, Trust: trust, MaxFrame: wire.MaxFrame}}
+	// The clinician encrypts the patient's limit (max bolus 5.00 U) for the relay.
+	lim, err := d.ctl.EncryptLimits(pump.CmdBolus, 500)
+	if err != nil {
+		return err
+	}
+	d.counter = 1000 // the implant consumed low counters at provisioning
+	d.counter++
+	return d.client.UploadLimits(d.ctl, d.counter, d.now(), uint8(pump.CmdBolus), lim)
+}
+
+func (d *demo) simulateGlucose(v int) error {
+	c, err := net.Dial("tcp", d.implant.addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := link.Write(c, link.TypeSimulate, []byte(fmt.Sprint(v))); err != nil {
+		return err
+	}
+	_, _, err = link.Read(c)
+	return err
+}
+
+func (d *demo) scenario(keys string) error {
+	verifierKey, err := provision.ReadFile(filepath.Join(keys, "public"), "checkpoint.vkey")
+	if err != nil {
+		return err
+	}
+	nv, err := note.NewVerifier(strings.TrimSpace(string(verifierKey)))
+	if err != nil {
+		return err
+	}
+	early, err := d.client.AuditLog(nv, nil)
+	if err != nil {
+		return fmt.Errorf("early checkpoint: %w", err)
+	}
+
+	// 1. In-limit bolus.
+	good, goodEnv, err := d.command(pump.CmdBolus, 300)
+	if err != nil {
+		return err
+	}
+	got, detail := d.outcome(good, false)
+	d.row("bolus 3.00 U (limit 5.00 U, both encrypted)", "executed", got, detail)
+
+	// 2. Over-limit bolus: the homomorphic verdict says outside, the kernel agrees.
+	f, _, err := d.command(pump.CmdBolus, 800)
+	if err != nil {
+		return err
+	}
+	got, detail = d.outcome(f, false)
+	d.row("bolus 8.00 U (over the limit)", "refused by kernel: bolus-over-max", got, detail)
+
+	// 3. Replay of the first command, at the relay and straight at the implant's radio.
+	got, detail = d.outcome(good, false)
+	d.row("replay of the 3.00 U command (via relay)", "refused by relay", got, detail)
+	rb, err := rawBundle(goodEnv, nil)
+	if err != nil {
+		return err
+	}
+	got, detail = d.outcome(rb, true)
+	d.row("replay of the 3.00 U command (radio)", "refused by implant", got, detail)
+
+	// 4. Expired command (issued 10 minutes ago, valid 1 minute).
+	d.counter++
+	old := d.now() - 10*units.Minute
+	exp, err := d.ctl.Command(pump.CmdBolus, d.counter, old, 100)
+	if err != nil {
+		return err
+	}
+	rb, err = rawBundle(exp, nil)
+	if err != nil {
+		return err
+	}
+	got, detail = d.outcome(rb, true)
+	d.row("expired command (radio)", "refused by implant", got, detail)
+
+	// 5. A command signed by a key the implant does not trust.
+	stranger, err := wire.GenerateSigningKey(guard.RoleClinician, rand.Reader)
+	if err != nil {
+		return err
+	}
+	evil := *d.ctl
+	evil.Signer = stranger
+	d.counter++
+	unk, err := evil.Command(pump.CmdBolus, d.counter, d.now(), 100)
+	if err != nil {
+		return err
+	}
+	uf, err := unk.Marshal()
+	if err != nil {
+		return err
+	}
+	got, detail = d.outcome(uf, false)
+	d.row("command signed by an unknown key (via relay)", "refused by relay", got, detail)
+	rb, err = rawBundle(unk, nil)
+	if err != nil {
+		return err
+	}
+	got, detail = d.outcome(rb, true)
+	d.row("command signed by an unknown key (radio)", "refused by implant", got, detail)
+
+	// 6. One flipped bit in the ciphertext.
+	f, _, err = d.command(pump.CmdBolus, 100)
+	if err != nil {
+		return err
+	}
+	f[len(f)/2] ^= 0x04
+	got, detail = d.outcome(f, false)
+	d.row("ciphertext with one flipped bit (via relay)", "refused by relay", got, detail)
+
+	// 7. A malicious relay compares against a forged higher limit, so its
+	// verdict says "within" for an 8.00 U bolus; the kernel's exact check refuses.
+	forged, err := d.forgedVerdict(keys, 800)
+	if err != nil {
+		return err
+	}
+	got, detail = d.outcome(forged, true)
+	d.row("relay forges 'within' for 8.00 U", "refused by kernel: verdict-mismatch", got, detail)
+
+	// 8. Hypoglycaemia: the sensor reads 55 mg/dL; the relay raises the alert
+	// on encrypted telemetry; the clinic decrypts only the count.
+	if err := d.simulateGlucose(55); err != nil {
+		return err
+	}
+	time.Sleep(3 * time.Second)
+	n, size, err := d.client.LowGlucoseCount()
+	if err != nil {
+		return err
+	}
+	res := "no alert"
+	if n > 0 {
+		res = "alert raised"
+	}
+	d.row("glucose 55 mg/dL, alert on encrypted telemetry", "alert raised", res, fmt.Sprintf("%d of the last %d readings < 70 mg/dL; result %d B", n, fhe.TelemetryWindow, size))
+
+	// 9. Offline verification of both logs.
+	cp, err := d.client.AuditLog(nv, &early)
+	res = "verified"
+	detail = fmt.Sprintf("relay log: %d entries, root %x…, consistent with checkpoint of size %d", cp.Size, cp.Root[:6], early.Size)
+	if err != nil {
+		res, detail = "FAILED", err.Error()
+	}
+	d.row("relay Merkle log (checkpoint, entries, consistency)", "verified", res, detail)
+	data, err := os.ReadFile(filepath.Join(d.root, "implant-state", "implant.log"))
+	if err != nil {
+		return err
+	}
+	nrec, head, err := implog.Verify(data)
+	res = "verified"
+	detail = fmt.Sprintf("implant log: %d records, head %s…", nrec, head.String()[:12])
+	if err != nil {
+		res, detail = "FAILED", err.Error()
+	}
+	d.row("implant hash-chained log", "verified", res, detail)
+	kinds := map[string]int{}
+	for r, err := range implog.Decode(data) {
+		if err != nil {
+			break
+		}
+		if rec, err := firmware.DecodeRecord(r.Payload); err == nil {
+			kinds[rec.Type]++
+		}
+	}
+	var parts []string
+	for k, v := range kinds {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	fmt.Fprintf(d.tw, "\t\t\timplant log records: %s\t\n", strings.Join(parts, " "))
+	return nil
+}
+
+// forgedVerdict plays a compromised relay: it holds the relay's keys (no
+// secret CKKS key), encrypts its own higher limit under pk_I, compares, and
+// signs the result. Everything verifies; only the kernel's exact check can
+// catch it.
+func (d *demo) forgedVerdict(keys string, amount int64) ([]byte, error) {
+	rdir := filepath.Join(keys, "relay")
+	b, err := provision.ReadFile(rdir, "fhe-implant.relay")
+	if err != nil {
+		return nil, err
+	}
+	rk, err := fhe.UnmarshalRelayKeys(b)
+	if err != nil {
+		return nil, err
+	}
+	rsign, err := provision.ReadSigningKey(rdir, "relay.key")
+	if err != nil {
+		return nil, err
+	}
+	_, env, err := d.command(pump.CmdBolus, amount)
+	if err != nil {
+		return nil, err
+	}
+	schema, _ := firmware.Schema(pump.CmdBolus)
+	ct, err := fhe.UnmarshalCiphertext(env.Body)
+	if err != nil {
+		return nil, err
+	}
+	fakeLimit, err := rk.PublicKey().EncryptLimits(schema, []int64{6000})
+	if err != nil {
+		return nil, err
+	}
+	ev := fhe.NewRelay(rk)
+	v, err := ev.Compare(schema, ct, fakeLimit)
+	if err != nil {
+		return nil, err
+	}
+	pkt, err := ev.ForImplant(schema, ct, v)
+	if err != nil {
+		return nil, err
+	}
+	body, err := pkt.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	digest, err := env.Header.HeaderDigest()
+	if err != nil {
+		return nil, err
+	}
+	venv, err := wire.Seal(wire.Header{Kind: wire.KindVerdict, DeviceID: device, Counter: 1 << 40,
+		IssuedAtMs: env.Header.IssuedAtMs, ExpiresAtMs: env.Header.ExpiresAtMs, Subkind: env.Header.Subkind, Bind: digest[:]}, body, rsign)
+	if err != nil {
+		return nil, err
+	}
+	vf, err := venv.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return rawBundle(env, vf)
 }
