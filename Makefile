@@ -8,9 +8,9 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 SPECCHECK_DIR := tools/speccheck
 
-.PHONY: test fmt-check vet staticcheck gotest model trace spec-check spec-traces proofs fuzz bench bench-fhe demo speccheck-deps
+.PHONY: test fmt-check vet staticcheck gotest e2e model trace spec-check spec-traces proofs fuzz bench bench-fhe demo speccheck-deps
 
-test: fmt-check vet staticcheck gotest model trace spec-check proofs fuzz
+test: fmt-check vet staticcheck gotest e2e model trace spec-check proofs fuzz
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -23,8 +23,14 @@ vet:
 staticcheck:
 	$(STATICCHECK) ./...
 
+# Unit, property and package tests under the race detector. The end-to-end
+# tests run the implant binary as a process and are run without it (e2e).
 gotest:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e$$)
+
+# Kill the implant process at 60 random points of a scripted run.
+e2e:
+	$(GO) test -count=1 -v -run . ./e2e/ 2>&1 | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|kill points|Error'
 
 # Exhaustive model check of the kernels against the spec's invariants.
 model:

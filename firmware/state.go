@@ -29,3 +29,7 @@ func decodeState(b []byte) (pump.State, error) {
 	}
 	return s, nil
 }
+
+// DecodeState decodes the kernel state stored in a log record (auditors
+// and crash tests read counters and totals from it).
+func DecodeState(b []byte) (pump.State, error) { return decodeState(b) }

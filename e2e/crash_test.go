@@ -1,0 +1,260 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/implantfhe/implantfhe/controller"
+	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/firmware"
+	"github.com/implantfhe/implantfhe/hal/sim"
+	"github.com/implantfhe/implantfhe/implog"
+	"github.com/implantfhe/implantfhe/kernel/pump"
+	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/link"
+	"github.com/implantfhe/implantfhe/provision"
+	"github.com/implantfhe/implantfhe/relay"
+	"github.com/implantfhe/implantfhe/wire"
+)
+
+const device = "pump-crash"
+
+func repoRoot(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..")
+}
+
+// buildImplant builds cmd/implant with test-only FHE parameters allowed.
+func buildImplant(t *testing.T, dir string) string {
+	bin := filepath.Join(dir, "implant")
+	cmd := exec.Command("go", "build", "-tags", "fhe_testonly", "-o", bin, "./cmd/implant")
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "build implant: %s", out)
+	return bin
+}
+
+type parties struct {
+	ctl *controller.Controller
+	dev *relay.Device
+}
+
+func loadParties(t *testing.T, keys string) *parties {
+	clinic, rdir := filepath.Join(keys, "clinic"), filepath.Join(keys, "relay")
+	signer, err := provision.ReadSigningKey(clinic, "clinician.key")
+	require.NoError(t, err)
+	b, err := provision.ReadFile(clinic, "fhe-implant.pk")
+	require.NoError(t, err)
+	pk, err := fhe.UnmarshalPublicKey(b)
+	require.NoError(t, err)
+	bind, err := provision.ReadFile(clinic, "bind.key")
+	require.NoError(t, err)
+	b, err = provision.ReadFile(rdir, "fhe-implant.relay")
+	require.NoError(t, err)
+	rk, err := fhe.UnmarshalRelayKeys(b)
+	require.NoError(t, err)
+	rsign, err := provision.ReadSigningKey(rdir, "relay.key")
+	require.NoError(t, err)
+	trust, _, err := provision.ReadTrust(rdir)
+	require.NoError(t, err)
+	p := &parties{
+		ctl: &controller.Controller{DeviceID: device, Signer: signer, Implant: pk, BindKey: bind, ValidityMs: 60_000},
+		dev: &relay.Device{ID: device, Eval: fhe.NewRelay(rk), Signer: rsign, MaxCmdAge: 300_000,
+			Verifier: wire.Verifier{DeviceID: device, Trust: trust, MaxFrame: wire.MaxFrame}},
+	}
+	lim, err := p.ctl.EncryptLimits(pump.CmdBolus, 500)
+	require.NoError(t, err)
+	require.NoError(t, p.dev.SetLimits(pump.CmdBolus, lim))
+	return p
+}
+
+type implantProc struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startImplant(t *testing.T, bin, keys, state string) *implantProc {
+	c := exec.Command(bin, "-keys", filepath.Join(keys, "implant"), "-state", state, "-tick", "20ms")
+	out, err := c.StdoutPipe()
+	require.NoError(t, err)
+	c.Stderr = nil
+	require.NoError(t, c.Start())
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if i := strings.Index(sc.Text(), "listening on "); i >= 0 {
+				addr <- strings.Fields(sc.Text()[i+len("listening on "):])[0]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return &implantProc{cmd: c, addr: a}
+	case <-time.After(30 * time.Second):
+		_ = c.Process.Kill()
+		t.Fatal("implant did not start")
+		return nil
+	}
+}
+
+func call(conn net.Conn, typ byte, payload []byte) ([]byte, error) {
+	if err := link.Write(conn, typ, payload); err != nil {
+		return nil, err
+	}
+	rt, reply, err := link.Read(conn)
+	if err != nil {
+		return nil, err
+	}
+	if rt != link.TypeReply {
+		return nil, fmt.Errorf("implant: %s", reply)
+	}
+	return reply, nil
+}
+
+// TestKillAtRandomPointsLosesNothingAndRepeatsNothing kills the implant
+// process (SIGKILL) at 60 random instants of a scripted run of boluses and
+// restarts it each time. After every restart: the log verifies; every
+// command the implant acknowledged as executed is in the log; no command is
+// executed twice; the pump's delivery journal never holds more deliveries
+// than the log requested, in the same order and amounts; and the kernel's
+// command counter never goes back.
+func TestKillAtRandomPointsLosesNothingAndRepeatsNothing(t *testing.T) {
+	tmp := t.TempDir()
+	keys := filepath.Join(tmp, "keys")
+	require.NoError(t, provision.Generate(keys, device, fhe.TestOnlyN11, nil))
+	bin := buildImplant(t, tmp)
+	state := filepath.Join(tmp, "state")
+	p := loadParties(t, keys)
+	rng := rand.New(rand.NewPCG(7, 11))
+	counter := uint64(1000)
+	ackedExecuted := map[uint64]bool{}
+	const rounds = 60
+	killedMidCall := 0
+	// Round 0 runs without a kill and measures how long the exchanges take;
+	// later rounds kill at a uniform instant within 1.2 × that span.
+	var span time.Duration
+	for round := 0; round <= rounds; round++ {
+		ip := startImplant(t, bin, keys, state)
+		conn, err := net.Dial("tcp", ip.addr)
+		require.NoError(t, err)
+		st, err := call(conn, link.TypeStatus, nil)
+		require.NoError(t, err)
+		e, err := wire.Decode(st, wire.MaxFrame)
+		require.NoError(t, err)
+		// The relay's work (homomorphic compare) is done before the clock
+		// of this round starts, so the kill lands in the implant's own work.
+		type sent struct {
+			ctr    uint64
+			bundle []byte
+		}
+		var bundles []sent
+		for j := 0; j < 4; j++ {
+			counter++
+			env, err := p.ctl.Command(pump.CmdBolus, counter, units.Millis(e.Header.IssuedAtMs), 10)
+			require.NoError(t, err)
+			f, err := env.Marshal()
+			require.NoError(t, err)
+			res, err := p.dev.Process(f, e.Header.IssuedAtMs)
+			require.NoError(t, err)
+			bundles = append(bundles, sent{counter, res.Bundle})
+		}
+		killed := make(chan struct{})
+		began := time.Now()
+		if round > 0 {
+			delay := time.Duration(rng.Int64N(int64(span) * 6 / 5))
+			go func() {
+				time.Sleep(delay)
+				_ = ip.cmd.Process.Kill()
+				close(killed)
+			}()
+		}
+		for _, b := range bundles {
+			ack, err := call(conn, link.TypeBundle, b.bundle)
+			if err != nil {
+				killedMidCall++
+				break
+			}
+			ae, err := wire.Decode(ack, wire.MaxFrame)
+			require.NoError(t, err)
+			rec, err := firmware.DecodeRecord(ae.Body)
+			require.NoError(t, err)
+			if rec.Accepted {
+				ackedExecuted[b.ctr] = true
+			}
+		}
+		conn.Close()
+		if round == 0 {
+			span = time.Since(began)
+			_ = ip.cmd.Process.Kill()
+			close(killed)
+		}
+		<-killed
+		_ = ip.cmd.Wait()
+		checkState(t, state, ackedExecuted)
+	}
+	t.Logf("%d kill points over %s of exchanges, %d landed inside a radio exchange, %d commands acknowledged as executed", rounds, span, killedMidCall, len(ackedExecuted))
+	assert.Greater(t, killedMidCall, 10, "kills must land inside exchanges, not only between them")
+	assert.Greater(t, len(ackedExecuted), 10, "the run must execute commands")
+}
+
+func checkState(t *testing.T, state string, acked map[uint64]bool) {
+	data, err := os.ReadFile(filepath.Join(state, "implant.log"))
+	require.NoError(t, err)
+	// A torn tail is legal on disk (the implant truncates it at boot); the
+	// complete records must verify.
+	var requested []units.CentiUnits
+	executed := map[uint64]int{}
+	var lastCtr uint64
+	for r, err := range implog.Decode(data) {
+		if err != nil {
+			require.ErrorIs(t, err, implog.ErrTornTail, "the log verifies up to its last complete record")
+			break
+		}
+		rec, err := firmware.DecodeRecord(r.Payload)
+		require.NoError(t, err)
+		if rec.Type == firmware.RecStep {
+			for _, a := range rec.Deliver {
+				requested = append(requested, units.CentiUnits(a))
+			}
+			if rec.Accepted && rec.Cmd == pump.CmdBolus.String() {
+				executed[rec.Ctr]++
+			}
+		}
+		if rec.State != nil {
+			st, err := firmware.DecodeState(rec.State)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, st.Guard.LastCounter, lastCtr, "counter went back at record %d", r.Seq)
+			lastCtr = st.Guard.LastCounter
+		}
+	}
+	for c, n := range executed {
+		require.Equal(t, 1, n, "command %d executed %d times", c, n)
+	}
+	for c := range acked {
+		require.Equal(t, 1, executed[c], "acknowledged command %d missing from the log", c)
+	}
+	jb, err := os.ReadFile(filepath.Join(state, sim.JournalName))
+	if os.IsNotExist(err) {
+		return
+	}
+	require.NoError(t, err)
+	journal, err := sim.ParseJournal(jb)
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(journal), len(requested), "more deliveries than the log requested")
+	for i := range journal {
+		require.Equal(t, requested[i], journal[i], "delivery %d differs from its request", i)
+	}
+}
