@@ -30,7 +30,7 @@ gotest:
 
 # Kill the implant process at 60 random points of a scripted run.
 e2e:
-	$(GO) test -count=1 -v -run . ./e2e/ 2>&1 | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|kill points|Error'
+	$(GO) test -count=1 -v ./e2e/
 
 # Exhaustive model check of the kernels against the spec's invariants.
 model:

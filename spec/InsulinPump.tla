@@ -42,9 +42,10 @@ CONSTANTS
     \* Parameters of the other inputs.
     BolusAmounts, BasalRates, TempRates, TempDurations,
     GlucoseValues, ReservoirLevels,
-    \* Command envelopes: signer roles, verdicts, issue time relative to
-    \* now, and validity length (expires = issued + length).
-    Signers, Verdicts, IssueOffsets, ValidFor
+    \* Command envelopes: signer roles, verdicts, age of the issue time
+    \* (issued = now - age; TLC's .cfg syntax has no negative numbers), and
+    \* validity length (expires = issued + length).
+    Signers, Verdicts, IssueAges, ValidFor
 
 VARIABLES
     mode,          \* operating mode
@@ -103,7 +104,7 @@ ASSUME /\ TickMs > 0 /\ MaxTime \in Nat /\ MaxEventsPerTick \in Nat
        /\ GlucoseStaleMs > 0 /\ MaxCommandValidityMs > 0
        /\ 0 < MinTempBasalMs /\ MinTempBasalMs <= MaxTempBasalMs
        /\ Signers \subseteq Roles /\ Verdicts \subseteq VerdictKinds
-       /\ "clinician" \in Signers /\ "within" \in Verdicts /\ 0 \in IssueOffsets
+       /\ "clinician" \in Signers /\ "within" \in Verdicts /\ 0 \in IssueAges /\ IssueAges \subseteq Nat
 
 -----------------------------------------------------------------------------
 (* Mode machine (kernel/pump/mode.go): the mode after an event, or NoMode  *)
@@ -427,15 +428,17 @@ VerdictThenExecute(r, c) ==
        ELSE Execute(r2, c)
 
 \* CMD-AUTH, CMD-REPLAY, CMD-EXPIRY, then CMD-VERDICT, then the command.
-\* An admitted counter is consumed even if the command is refused later.
+\* An admitted counter is consumed even if the command is refused later,
+\* an unknown command kind included (step.go admits before it looks at the
+\* kind).
 DoCommand(r, c) ==
-    IF c.kind \notin CmdKinds THEN Decide(r, "unknown-command")
-    ELSE IF c.signer = "none" THEN Decide(r, "unauthenticated")
+    IF c.signer = "none" THEN Decide(r, "unauthenticated")
     ELSE IF c.signer # "clinician" THEN Decide(r, "wrong-role")
     ELSE IF c.counter <= r.k.lastCounter THEN Decide(r, "replay")
     ELSE LET a == [r EXCEPT !.k.lastCounter = c.counter]
              exp == CheckExpiry(c, a.k.now)
          IN IF exp # "ok" THEN Decide(a, exp)
+            ELSE IF c.kind \notin CmdKinds THEN Decide(a, "unknown-command")
             ELSE IF c.kind \in VerdictCmdKinds THEN VerdictThenExecute(a, c)
             ELSE Execute(a, c)
 
@@ -557,8 +560,8 @@ CmdParams ==
 \* Envelopes: any signer; the next counter or a replay of the last one
 \* (counter abstraction); issue time and validity from the constants.
 Headers ==
-    {[signer |-> s, counter |-> n, issued |-> now + o, expires |-> now + o + v] :
-        s \in Signers, n \in {lastCounter, lastCounter + 1}, o \in IssueOffsets, v \in ValidFor}
+    {[signer |-> s, counter |-> n, issued |-> now - a, expires |-> now - a + v] :
+        s \in Signers, n \in {lastCounter, lastCounter + 1}, a \in IssueAges, v \in ValidFor}
 
 MkCmd(h, p) ==
     [kind |-> p.kind, signer |-> h.signer, counter |-> h.counter, issued |-> h.issued,

@@ -47,6 +47,7 @@ const (
 	PacerCrossParam
 	PacerFault
 	PacerUnsafePoint
+	PacerRefractory // PACE-REFRACTORY: a sense inside a refractory or blanking period, ignored
 	numCodes
 )
 
@@ -88,6 +89,7 @@ var names = [numCodes]string{
 	PacerCrossParam:           "pacer-cross-param",
 	PacerFault:                "pacer-fault",
 	PacerUnsafePoint:          "pacer-unsafe-point",
+	PacerRefractory:           "pacer-refractory",
 }
 
 // String returns the reason's stable name.
