@@ -248,3 +248,24 @@ func TestKeyFilesRoundTrip(t *testing.T) {
 	got, _ = tl.Lookup(f.relay.ID)
 	assert.Equal(t, guard.RoleClinician, got.Role)
 }
+
+// FuzzUnmarshalTrustList: key files never panic the loader, and whatever it
+// accepts is a consistent trust list.
+func FuzzUnmarshalTrustList(f *testing.F) {
+	fx := newFixture(f)
+	b, _ := MarshalTrustedKeys(fx.clin.Public(), fx.relay.Public())
+	f.Add(b)
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		tl, keys, err := UnmarshalTrustList(in)
+		if err != nil {
+			return
+		}
+		for _, k := range keys {
+			got, ok := tl.Lookup(k.ID)
+			if !ok || got.Role != k.Role {
+				t.Fatal("accepted key not in the trust list")
+			}
+		}
+	})
+}
