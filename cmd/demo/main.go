@@ -169,8 +169,9 @@ func main() {
 	bin := flag.String("bin", "build/bin", "directory with the implant and relay binaries")
 	set := flag.String("set", fhe.ProdN14.Name, "FHE parameter set")
 	keep := flag.Bool("keep", false, "keep the working directory")
+	latency := flag.Int("latency", 0, "after the scenario, time this many in-limit commands end to end and print the median")
 	flag.Parse()
-	code, err := run(*bin, *set, *keep)
+	code, err := run(*bin, *set, *keep, *latency)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(2)
@@ -178,7 +179,7 @@ func main() {
 	os.Exit(code)
 }
 
-func run(bin, setName string, keep bool) (int, error) {
+func run(bin, setName string, keep bool, latency int) (int, error) {
 	ps, err := fhe.ParamSetByName(setName)
 	if err != nil {
 		return 0, err
@@ -207,6 +208,12 @@ func run(bin, setName string, keep bool) (int, error) {
 	defer d.relay.stop()
 	if err := d.setup(keys); err != nil {
 		return 0, err
+	}
+	if latency > 0 {
+		// Before the scenario: its forged verdict burns relay counters.
+		if err := d.measure(latency); err != nil {
+			return 0, err
+		}
 	}
 	d.tw = tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(d.tw, "step\texpected\toutcome\tdetail\tcheck")
@@ -489,4 +496,32 @@ func (d *demo) forgedVerdict(keys string, amount int64) ([]byte, error) {
 		return nil, err
 	}
 	return rawBundle(env, vf)
+}
+
+// measure times n in-limit commands from the controller's first byte to the
+// verified acknowledgement (status query, encryption, relay check, radio,
+// implant decision, ack) and prints the median and the sizes on the wire.
+func (d *demo) measure(n int) error {
+	var times []time.Duration
+	var cmdBytes, radioBytes, ackBytes int
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		f, _, err := d.command(pump.CmdBolus, 10)
+		if err != nil {
+			return err
+		}
+		s, err := d.client.Send(f, false)
+		if err != nil {
+			return err
+		}
+		if !s.Ack.Accepted {
+			return fmt.Errorf("latency run: command refused: %s", s.Ack.Reason)
+		}
+		times = append(times, time.Since(start))
+		cmdBytes, radioBytes, ackBytes = len(f), s.Response.RadioBytes, s.AckBytes
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	fmt.Printf("latency: n=%d median=%s min=%s max=%s command_frame_bytes=%d radio_bundle_bytes=%d ack_bytes=%d\n",
+		n, times[n/2].Round(time.Millisecond), times[0].Round(time.Millisecond), times[n-1].Round(time.Millisecond), cmdBytes, radioBytes, ackBytes)
+	return nil
 }
