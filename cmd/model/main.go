@@ -2,6 +2,7 @@
 // line per kernel:
 //
 //	model pump: states=N transitions=M invariants=K violations=0
+//	model pacer: states=N transitions=M invariants=K violations=0
 //
 // On a violation it prints the shortest counterexample and exits 1.
 package main
@@ -12,12 +13,14 @@ import (
 	"os"
 	"time"
 
+	mpacer "github.com/implantfhe/implantfhe/model/pacer"
+	"github.com/implantfhe/implantfhe/model/pacerinv"
 	mpump "github.com/implantfhe/implantfhe/model/pump"
 	"github.com/implantfhe/implantfhe/model/pumpinv"
 )
 
 func main() {
-	kernel := flag.String("kernel", "all", "which kernel to check: pump or all")
+	kernel := flag.String("kernel", "all", "which kernel to check: pump, pacer or all")
 	flag.Parse()
 	failed := false
 	if *kernel == "pump" || *kernel == "all" {
@@ -29,6 +32,20 @@ func main() {
 		}
 		fmt.Printf("model pump: states=%d transitions=%d invariants=%d violations=%d time=%s\n",
 			res.States, res.Transitions, len(pumpinv.IDs), res.Violations, time.Since(start).Round(time.Millisecond))
+		if res.First != nil {
+			fmt.Print(res.First.String())
+			failed = true
+		}
+	}
+	if *kernel == "pacer" || *kernel == "all" {
+		start := time.Now()
+		res, err := mpacer.Check(mpacer.New())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "model pacer:", err)
+			os.Exit(2)
+		}
+		fmt.Printf("model pacer: states=%d transitions=%d invariants=%d violations=%d time=%s\n",
+			res.States, res.Transitions, len(pacerinv.IDs), res.Violations, time.Since(start).Round(time.Millisecond))
 		if res.First != nil {
 			fmt.Print(res.First.String())
 			failed = true

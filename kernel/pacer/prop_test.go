@@ -1,0 +1,274 @@
+package pacer_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/kernel/pacer"
+	"github.com/implantfhe/implantfhe/kernel/reason"
+	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/model/pacerinv"
+)
+
+func pct(t *rapid.T, label string) int { return rapid.IntRange(0, 99).Draw(t, label) }
+
+// near draws a value on the grid lo..hi step inc, and now and then one just
+// off it or outside the range (PACE-PARAM-PROGRAMMABLE must refuse those).
+func near(t *rapid.T, label string, lo, hi, inc int) int {
+	v := lo + inc*rapid.IntRange(0, (hi-lo)/inc).Draw(t, label)
+	if pct(t, label+"Off") >= 93 {
+		v += rapid.IntRange(-inc, inc).Draw(t, label+"Delta")
+	}
+	return v
+}
+
+// genParams draws a program: usually valid, sometimes not programmable or
+// not a pacable combination.
+func genParams(t *rapid.T) pacer.Params {
+	p := pacer.Params{
+		Mode:      pacer.PacingMode(rapid.IntRange(0, 6).Draw(t, "mode")),
+		LRL:       pacer.PPM(near(t, "lrl", 50, 90, 1)),
+		URL:       pacer.PPM(near(t, "url", 90, 175, 5)),
+		AVDelayMs: units.Millis(near(t, "av", 70, 300, 10)),
+		AAmp:      pacer.DeciVolts(near(t, "aamp", 5, 32, 1)),
+		VAmp:      pacer.DeciVolts(near(t, "vamp", 35, 70, 5)),
+		APulse:    pacer.HundredthMs(near(t, "apw", 10, 190, 10)),
+		VPulse:    pacer.HundredthMs(near(t, "vpw", 10, 190, 10)),
+		ASens:     pacer.CentiMillivolts(near(t, "asens", 100, 1000, 50)),
+		VSens:     pacer.CentiMillivolts(near(t, "vsens", 100, 1000, 50)),
+		VRPMs:     units.Millis(near(t, "vrp", 150, 500, 10)),
+		ARPMs:     units.Millis(near(t, "arp", 150, 500, 10)),
+		PVARPMs:   units.Millis(near(t, "pvarp", 150, 500, 10)),
+	}
+	if pct(t, "slow") < 20 {
+		p.LRL = pacer.PPM(near(t, "lrlSlow", 30, 50, 5))
+	}
+	if pct(t, "fastLRL") < 20 {
+		p.LRL = pacer.PPM(near(t, "lrlFast", 90, 175, 5))
+	}
+	return p
+}
+
+// genInput draws an adversarial input: time to the kernel's wake-up, or
+// before it, or late past it, rarely backwards; senses in either chamber at
+// any moment (refractory periods included); commands with any signer,
+// counter, expiry and verdict (lies included); every HAL event.
+func genInput(t *rapid.T, cfg *pacer.Config, s pacer.State, wake units.Millis, haveWake bool, maxCtr uint64) pacer.Input {
+	now := s.NowMs
+	switch c := pct(t, "clock"); {
+	case c < 35 && haveWake:
+		now = wake
+	case c < 90:
+		now += units.Millis(rapid.IntRange(0, 700).Draw(t, "adv"))
+	case c < 99:
+		now += units.Millis(rapid.IntRange(0, 3000).Draw(t, "late"))
+	default:
+		now -= units.Millis(rapid.IntRange(1, 100).Draw(t, "back"))
+	}
+	in := pacer.Input{NowMs: now}
+	switch k := pct(t, "kind"); {
+	case k < 45:
+		in.Kind = pacer.InSense
+		in.Chamber = pacer.Chamber(rapid.IntRange(1, 2).Draw(t, "chamber"))
+		if pct(t, "wildChamber") >= 98 {
+			in.Chamber = pacer.Chamber(rapid.IntRange(0, 255).Draw(t, "anyChamber"))
+		}
+	case k < 70:
+		in.Kind = pacer.InCommand
+		in.Cmd = genCommand(t, cfg, maxCtr, now)
+	case k < 80:
+		in.Kind = pacer.InHAL
+		switch h := pct(t, "hal"); {
+		case h < 35:
+			in.HAL = pacer.HALMagnetOn
+		case h < 70:
+			in.HAL = pacer.HALMagnetOff
+		case h < 80:
+			in.HAL = pacer.HALLeadFault
+		case h < 88:
+			in.HAL = pacer.HALWatchdog
+		case h < 95:
+			in.HAL = pacer.HALBatteryDepleted
+		default:
+			in.HAL = pacer.HALKind(rapid.IntRange(0, 255).Draw(t, "wildHAL"))
+		}
+	default:
+		in.Kind = pacer.InTick
+	}
+	return in
+}
+
+var kinds = []pacer.CommandKind{pacer.CmdProgram, pacer.CmdProgram, pacer.CmdProgram, pacer.CmdProgramTemporary,
+	pacer.CmdEndTemporary, pacer.CmdPaceNow, pacer.CmdNone, 200}
+
+func genCommand(t *rapid.T, cfg *pacer.Config, maxCtr uint64, now units.Millis) pacer.Command {
+	c := pacer.Command{Kind: rapid.SampledFrom(kinds).Draw(t, "cmd"), Params: genParams(t)}
+	c.Header.Signer = guard.RoleClinician
+	if pct(t, "badSigner") >= 88 {
+		c.Header.Signer = guard.Role(rapid.IntRange(0, 6).Draw(t, "signer"))
+	}
+	switch r := pct(t, "ctr"); {
+	case r < 86:
+		c.Header.Counter = maxCtr + uint64(rapid.IntRange(1, 3).Draw(t, "inc"))
+	case r < 94:
+		c.Header.Counter = maxCtr
+	default:
+		c.Header.Counter = uint64(rapid.IntRange(0, 50).Draw(t, "anyCtr"))
+	}
+	c.Header.IssuedAtMs = now - units.Millis(rapid.IntRange(0, 60).Draw(t, "issuedAgoS"))*units.Second
+	c.Header.ExpiresAtMs = c.Header.IssuedAtMs + units.Millis(rapid.IntRange(1, 6).Draw(t, "validForMin"))*units.Minute
+	switch v := pct(t, "verdict"); {
+	case v < 60:
+		c.Verdict = guard.VerdictWithin
+	case v < 85:
+		c.Verdict = guard.VerdictOutside
+	case v < 97:
+		c.Verdict = guard.VerdictAbsent
+	default:
+		c.Verdict = guard.Verdict(rapid.IntRange(3, 255).Draw(t, "wildVerdict"))
+	}
+	// An honest relay's verdict most of the time, so that programs go through.
+	if pct(t, "honest") < 60 && c.Verdict != guard.VerdictAbsent {
+		c.Verdict = guard.VerdictOutside
+		if pacer.ParamsCheck(c.Params) == reason.OK {
+			c.Verdict = guard.VerdictWithin
+		}
+	}
+	c.DurationMs = units.Millis(rapid.IntRange(-1, 20).Draw(t, "durS")) * units.Second
+	return c
+}
+
+// run draws a sequence and steps the kernel with the reference observer
+// beside it, failing on any violation of requirement id ("" for all).
+func run(t *rapid.T, id string) {
+	cfg := pacer.DefaultConfig()
+	s := pacer.NewState()
+	g := pacerinv.NewGhost(s)
+	var wake units.Millis
+	haveWake := false
+	n := rapid.IntRange(1, 80).Draw(t, "steps")
+	for i := 0; i < n; i++ {
+		in := genInput(t, &cfg, s, wake, haveWake, g.MaxSignedCounter)
+		nxt, out := pacer.Step(&cfg, s, in)
+		for _, v := range pacerinv.Observe(&cfg, &g, s, in, out, nxt) {
+			if id == "" || v.ID == id {
+				t.Fatalf("%s\ninput: %+v\nbefore: %+v\noutputs: %+v", v.Error(), in, s, out.All())
+			}
+		}
+		for _, o := range out.All() {
+			if o.Kind == pacer.OutDecision && o.Accepted && o.Reason != reason.OK {
+				t.Fatalf("accepted decision with reason %s", o.Reason)
+			}
+		}
+		s, wake, haveWake = nxt, out.WakeAtMs, out.HaveWake
+	}
+}
+
+func prop(id string) func(*testing.T) {
+	return func(t *testing.T) { rapid.Check(t, func(rt *rapid.T) { run(rt, id) }) }
+}
+
+// One property per requirement ID; each runs the adversarial generator and
+// fails on a violation of its own requirement.
+func TestProp_PACE_PARAM_PROGRAMMABLE(t *testing.T) { prop(pacerinv.ParamProgrammable)(t) }
+func TestProp_PACE_CROSS_PARAM(t *testing.T)        { prop(pacerinv.CrossParam)(t) }
+func TestProp_PACE_LRL(t *testing.T)                { prop(pacerinv.LRL)(t) }
+func TestProp_PACE_URL(t *testing.T)                { prop(pacerinv.URL)(t) }
+func TestProp_PACE_REFRACTORY(t *testing.T)         { prop(pacerinv.Refractory)(t) }
+func TestProp_PACE_SAFE_POINT(t *testing.T)         { prop(pacerinv.SafePoint)(t) }
+func TestProp_CMD_AUTH(t *testing.T)                { prop(pacerinv.CmdAuth)(t) }
+func TestProp_CMD_REPLAY(t *testing.T)              { prop(pacerinv.CmdReplay)(t) }
+func TestProp_CMD_EXPIRY(t *testing.T)              { prop(pacerinv.CmdExpiry)(t) }
+func TestProp_CMD_VERDICT(t *testing.T)             { prop(pacerinv.CmdVerdict)(t) }
+
+// TestProp_PACE_FAULT_SAFE: besides fault inputs (checked by the observer),
+// any corruption of the state drives the kernel to Fault with an alert, and
+// it then paces only with the safe VVI 65 setting.
+func TestProp_PACE_FAULT_SAFE(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		run(rt, pacerinv.FaultSafe)
+		cfg := pacer.DefaultConfig()
+		s := pacer.NewState()
+		s.NowMs = 5000
+		switch rapid.IntRange(0, 4).Draw(rt, "corruption") {
+		case 0:
+			s.Op = pacer.Op(rapid.IntRange(pacer.NumOps, 255).Draw(rt, "badOp"))
+		case 1:
+			s.Active.LRL = pacer.PPM(rapid.IntRange(176, 1000).Draw(rt, "badLRL"))
+		case 2:
+			s.Perm.VAmp = 0
+		case 3:
+			s.LastVMs = s.NowMs + units.Millis(rapid.IntRange(1, 1000).Draw(rt, "future"))
+		case 4:
+			s.AVPending = true
+		}
+		nxt, out := pacer.Step(&cfg, s, pacer.Input{Kind: pacer.InTick, NowMs: s.NowMs})
+		if nxt.Op != pacer.OpFault || nxt.Active != pacer.SafePowerOnReset || !hasAlert(out, reason.StateCorrupt) {
+			rt.Fatalf("corrupt state gave %s %+v, outputs %+v", nxt.Op, nxt.Active, out.All())
+		}
+		for i := 0; i < 10; i++ {
+			in := genInput(rt, &cfg, nxt, out.WakeAtMs, out.HaveWake, nxt.Guard.LastCounter)
+			nxt, out = pacer.Step(&cfg, nxt, in)
+			for _, o := range out.All() {
+				if o.Kind == pacer.OutPace && (o.Chamber != pacer.ChamberVentricle || o.Amplitude != 50) {
+					rt.Fatalf("after a fault: pace %+v", o)
+				}
+			}
+			if nxt.Op != pacer.OpFault {
+				rt.Fatalf("left fault for %s", nxt.Op)
+			}
+		}
+	})
+}
+
+// TestPropAllInvariants runs the same generator against every invariant at once.
+func TestPropAllInvariants(t *testing.T) { prop("")(t) }
+
+// TestObserverCoversEveryID keeps this file and the observer in step.
+func TestObserverCoversEveryID(t *testing.T) {
+	src, err := os.ReadFile("prop_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range pacerinv.IDs {
+		if !strings.Contains(string(src), "func TestProp_"+strings.ReplaceAll(id, "-", "_")+"(") {
+			t.Errorf("no property test for %s", id)
+		}
+	}
+}
+
+// TestPropGeneratorReachesTheRules guards against vacuous properties: the
+// generator paces both chambers, applies programs and meets every refusal.
+func TestPropGeneratorReachesTheRules(t *testing.T) {
+	seen := map[string]int{}
+	rapid.Check(t, func(rt *rapid.T) {
+		cfg := pacer.DefaultConfig()
+		s := pacer.NewState()
+		var out pacer.Outputs
+		for i := 0; i < 60; i++ {
+			s, out = pacer.Step(&cfg, s, genInput(rt, &cfg, s, out.WakeAtMs, out.HaveWake, s.Guard.LastCounter))
+			for _, o := range out.All() {
+				switch o.Kind {
+				case pacer.OutPace:
+					seen["pace "+o.Chamber.String()]++
+				case pacer.OutApplied:
+					seen["applied"]++
+				case pacer.OutDecision, pacer.OutAlert, pacer.OutEvent:
+					seen[o.Reason.String()]++
+				}
+			}
+			seen[s.Active.Mode.String()]++
+		}
+	})
+	for _, k := range []string{"pace A", "pace V", "applied", "pacer-refractory", "pacer-param-not-programmable",
+		"pacer-cross-param", "pacer-unsafe-point", "verdict-mismatch", "replay", "unauthenticated", "pacer-fault",
+		"watchdog", "clock-went-back", "DDD", "AAI", "VVI", "DOO"} {
+		if seen[k] == 0 {
+			t.Errorf("generator never produced %q (seen: %v)", k, seen)
+		}
+	}
+}

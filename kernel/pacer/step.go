@@ -1,0 +1,350 @@
+package pacer
+
+import (
+	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/kernel/reason"
+	"github.com/implantfhe/implantfhe/kernel/units"
+)
+
+// maxPacesPerPass bounds the timing loop: at most an atrial and a
+// ventricular pulse per pass, plus a parameter change between them.
+const maxPacesPerPass = 4
+
+// Step is the kernel: the next state and the outputs for one input. It is a
+// pure function of its arguments: no I/O, no clock, no allocation.
+//
+// Order within a Step: time advances to the input's time first (pacing
+// whatever fell due under the parameters then in force), then the input is
+// handled, then the timing runs again at the same time (for parameters that
+// changed at once), and last the next wake-up is computed.
+func Step(cfg *Config, s State, in Input) (State, Outputs) {
+	var out Outputs
+	// PACE-FAULT-SAFE: a corrupted state or a clock that runs backwards is a
+	// fault: safe backup pacing and an alert.
+	if !s.valid(cfg) {
+		s = faultState(s)
+		out.add(Output{Kind: OutAlert, Reason: reason.StateCorrupt})
+		s.wake(&out)
+		return s, out
+	}
+	if in.NowMs < s.NowMs {
+		s.enterFault(&out, reason.ClockWentBack)
+		s.pace(cfg, &out)
+		s.wake(&out)
+		return s, out
+	}
+	s.advance(cfg, in.NowMs, &out)
+	switch in.Kind {
+	case InTick:
+	case InSense:
+		s.sense(cfg, in.Chamber, &out)
+	case InCommand:
+		s.command(cfg, in.Cmd, &out)
+	case InHAL:
+		s.hal(in.HAL, &out)
+	default:
+		out.add(Output{Kind: OutEvent, Reason: reason.InvalidReading})
+	}
+	s.pace(cfg, &out)
+	s.wake(&out)
+	return s, out
+}
+
+// faultState is the safe state of a state that cannot be trusted: Fault,
+// safe backup pacing, a new cycle starting now. The counter is kept so that
+// a fault cannot reopen replay.
+func faultState(s State) State {
+	f := NewState()
+	f.Op = OpFault
+	f.Active = f.activeFor(OpFault)
+	f.Guard = s.Guard
+	f.NowMs = max(s.NowMs, 0)
+	f.LastVMs, f.LastAMs, f.LastAPaceMs = f.NowMs, f.NowMs, f.NowMs
+	return f
+}
+
+// enterFault drops any pending program and switches to the safe backup
+// setting at once, with an alert. PACE-FAULT-SAFE.
+func (s *State) enterFault(out *Outputs, why reason.Code) {
+	to, _ := next(s.Op, evFault)
+	s.HavePending = false
+	s.setOp(to)
+	out.add(Output{Kind: OutAlert, Reason: why})
+}
+
+// setOp moves to operating state o and puts its parameters in force.
+func (s *State) setOp(o Op) {
+	s.Op = o
+	s.setActive(s.activeFor(o))
+}
+
+// setActive puts p in force. When the rate chamber changes (or pacing starts
+// from Off) the new chamber's cycle starts now; the AV delay survives only
+// between dual-chamber modes.
+func (s *State) setActive(p Params) {
+	oc, nc := s.Active.Mode.RateChamber(), p.Mode.RateChamber()
+	s.Active = p
+	if oc != nc {
+		switch nc {
+		case ChamberAtrium:
+			s.LastAMs = s.NowMs
+		case ChamberVentricle:
+			s.LastVMs = s.NowMs
+		}
+		s.AVPending = false
+	}
+	if !p.Mode.Dual() {
+		s.AVPending = false
+	}
+}
+
+// advance moves time to now and paces whatever fell due.
+func (s *State) advance(cfg *Config, now units.Millis, out *Outputs) {
+	s.NowMs = now
+	// A temporary program ends at the next safe point after its time.
+	if s.Op == OpTemporary && now >= s.TempUntilMs && !s.HavePending {
+		s.HavePending, s.Pending, s.PendingEv, s.PendingDurationMs = true, s.Perm, evEndTemporary, 0
+	}
+	s.pace(cfg, out)
+}
+
+// pace delivers every pulse due at NowMs. A pulse that fell due between two
+// Steps is delivered at once (the firmware steps the kernel at WakeAtMs, so
+// this happens only when it was late).
+func (s *State) pace(cfg *Config, out *Outputs) {
+	for i := 0; i < maxPacesPerPass; i++ {
+		if s.Active.Mode == ModeOff {
+			// PACE-SAFE-POINT: with pacing off there is no cycle to break.
+			if !s.applyPending(out) {
+				return
+			}
+			continue
+		}
+		if at, ok := s.atrialDue(); ok && at <= s.NowMs {
+			s.paceAtrium(out)
+			continue
+		}
+		if at, ok := s.ventricularDue(); ok && at <= s.NowMs {
+			s.paceVentricle(out)
+			continue
+		}
+		return
+	}
+}
+
+func (s *State) paceAtrium(out *Outputs) {
+	out.add(Output{Kind: OutPace, Chamber: ChamberAtrium, Amplitude: s.Active.AAmp, Width: s.Active.APulse})
+	s.LastAMs, s.LastAPaceMs, s.HaveAPace = s.NowMs, s.NowMs, true
+	if s.Active.Mode.Dual() {
+		s.AVPending = true
+		return
+	}
+	s.applyPending(out) // PACE-SAFE-POINT: a new atrial-rate cycle starts
+}
+
+func (s *State) paceVentricle(out *Outputs) {
+	out.add(Output{Kind: OutPace, Chamber: ChamberVentricle, Amplitude: s.Active.VAmp, Width: s.Active.VPulse})
+	s.LastVMs, s.AVPending = s.NowMs, false
+	s.applyPending(out) // PACE-SAFE-POINT: a new ventricular cycle starts
+}
+
+// applyPending puts a pending program in force. It is called only at safe
+// points: right after the event that starts a new cycle in the rate chamber
+// (no AV delay, refractory period or escape interval is half-way under the
+// old parameters), or while pacing is Off. PACE-SAFE-POINT.
+func (s *State) applyPending(out *Outputs) bool {
+	if !s.HavePending {
+		return false
+	}
+	to, ok := next(s.Op, s.PendingEv)
+	if !ok {
+		return false // e.g. under a magnet: waits until it is removed
+	}
+	switch s.PendingEv {
+	case evProgram:
+		s.Perm = s.Pending
+	case evTemporary:
+		s.Temp = s.Pending
+		s.TempUntilMs = s.NowMs + s.PendingDurationMs
+	}
+	s.HavePending = false
+	s.setOp(to)
+	out.add(Output{Kind: OutApplied, Reason: reason.OK})
+	return true
+}
+
+// wake reports the earliest time something is scheduled after NowMs.
+func (s *State) wake(out *Outputs) {
+	out.HaveWake = false
+	consider := func(t units.Millis, ok bool) {
+		if ok && (!out.HaveWake || t < out.WakeAtMs) {
+			out.WakeAtMs, out.HaveWake = t, true
+		}
+	}
+	if s.Active.Mode != ModeOff {
+		consider(s.atrialDue())
+		consider(s.ventricularDue())
+	}
+	consider(s.TempUntilMs, s.Op == OpTemporary && !s.HavePending && s.TempUntilMs > s.NowMs)
+}
+
+// sense handles a sensed event. PACE-REFRACTORY: a sense in a chamber the
+// mode does not sense, or inside a refractory or blanking period, changes
+// nothing; it neither inhibits nor triggers.
+func (s *State) sense(cfg *Config, c Chamber, out *Outputs) {
+	p := &s.Active
+	now := s.NowMs
+	switch c {
+	case ChamberVentricle:
+		if !p.Mode.SensesVentricle() {
+			out.add(Output{Kind: OutEvent, Chamber: c, Reason: reason.ModeForbids})
+			return
+		}
+		// PACE-REFRACTORY: VRP after a ventricular event; blanking after an atrial pace.
+		if now-s.LastVMs < p.VRPMs || p.Mode.Dual() && s.HaveAPace && now-s.LastAPaceMs < cfg.VBlankMs {
+			out.add(Output{Kind: OutEvent, Chamber: c, Reason: reason.PacerRefractory})
+			return
+		}
+		out.add(Output{Kind: OutEvent, Chamber: c, Reason: reason.OK})
+		s.LastVMs, s.AVPending = now, false // inhibits
+		s.applyPending(out)                 // PACE-SAFE-POINT
+	case ChamberAtrium:
+		if !p.Mode.SensesAtrium() {
+			out.add(Output{Kind: OutEvent, Chamber: c, Reason: reason.ModeForbids})
+			return
+		}
+		// PACE-REFRACTORY: ARP after an atrial event; in DDD also the AV
+		// delay and PVARP after a ventricular event.
+		if now-s.LastAMs < p.ARPMs || p.Mode == ModeDDD && (s.AVPending || now-s.LastVMs < p.PVARPMs) {
+			out.add(Output{Kind: OutEvent, Chamber: c, Reason: reason.PacerRefractory})
+			return
+		}
+		out.add(Output{Kind: OutEvent, Chamber: c, Reason: reason.OK})
+		s.LastAMs = now
+		if p.Mode.Dual() {
+			s.AVPending = true // triggers: tracks the atrium after the AV delay
+			return
+		}
+		s.applyPending(out) // inhibits (AAI); PACE-SAFE-POINT
+	default:
+		out.add(Output{Kind: OutEvent, Chamber: c, Reason: reason.InvalidReading})
+	}
+}
+
+func (s *State) decide(out *Outputs, c Command, why reason.Code) {
+	out.add(Output{Kind: OutDecision, Cmd: c.Kind, Counter: c.Header.Counter, Accepted: why == reason.OK, Reason: why})
+}
+
+// needsVerdict: programs are pre-checked by the relay against the patient's
+// encrypted limits.
+func needsVerdict(k CommandKind) bool { return k == CmdProgram || k == CmdProgramTemporary }
+
+// exactCheck is the kernel's own exact check of a program's parameters: the
+// comparison the relay made homomorphically. A malformed command is refused
+// before any verdict is weighed.
+func exactCheck(cfg *Config, c Command) (within bool, why reason.Code) {
+	if c.Kind == CmdProgramTemporary && (c.DurationMs <= 0 || c.DurationMs > cfg.MaxTemporaryMs) {
+		return false, reason.ParamOutOfRange
+	}
+	return paramsCheck(c.Params) == reason.OK, reason.OK
+}
+
+func (s *State) command(cfg *Config, c Command, out *Outputs) {
+	// CMD-AUTH, CMD-REPLAY, CMD-EXPIRY: admission first, so that any
+	// authenticated counter is consumed whatever the command turns out to be.
+	if why := guard.Admit(&s.Guard, c.Header, guard.RoleClinician, s.NowMs, cfg.MaxCommandValidityMs); why != reason.OK {
+		s.decide(out, c, why)
+		return
+	}
+	if c.Kind == CmdNone || c.Kind >= numCommandKinds {
+		s.decide(out, c, reason.UnknownCommand)
+		return
+	}
+	if s.Op == OpFault {
+		s.decide(out, c, reason.Faulted) // PACE-FAULT-SAFE: the backup setting stays
+		return
+	}
+	if needsVerdict(c.Kind) {
+		exact, why := exactCheck(cfg, c)
+		if why != reason.OK {
+			s.decide(out, c, why)
+			return
+		}
+		// CMD-VERDICT.
+		why, alert := guard.ApplyVerdict(c.Verdict, exact)
+		if why == reason.OverLimit {
+			why = paramsCheck(c.Params) // PACE-PARAM-PROGRAMMABLE or PACE-CROSS-PARAM
+		}
+		if alert {
+			out.add(Output{Kind: OutAlert, Reason: why})
+		}
+		if why != reason.OK {
+			s.decide(out, c, why)
+			return
+		}
+	}
+	s.decide(out, c, s.execute(cfg, c, out))
+}
+
+// execute carries out an admitted command whose parameters passed.
+func (s *State) execute(cfg *Config, c Command, out *Outputs) reason.Code {
+	ev := evProgram
+	switch c.Kind {
+	case CmdPaceNow:
+		// Pace-Now is the emergency exception to PACE-SAFE-POINT: it goes
+		// to the safe setting at once, dropping any pending program.
+		to, ok := next(s.Op, evPaceNow)
+		if !ok {
+			return reason.ModeForbids
+		}
+		s.HavePending = false
+		s.setOp(to)
+		return reason.OK
+	case CmdProgramTemporary:
+		ev = evTemporary
+	case CmdEndTemporary:
+		if s.Op != OpTemporary {
+			return reason.ModeForbids
+		}
+		ev = evEndTemporary
+	}
+	if _, ok := next(s.Op, ev); !ok && s.Op != OpMagnet {
+		return reason.ModeForbids
+	}
+	// PACE-SAFE-POINT: accepted now, in force at the next cycle start.
+	s.HavePending, s.PendingEv, s.PendingDurationMs = true, ev, 0
+	switch c.Kind {
+	case CmdEndTemporary:
+		s.Pending = s.Perm
+	case CmdProgramTemporary:
+		s.Pending, s.PendingDurationMs = c.Params, c.DurationMs
+	default:
+		s.Pending = c.Params
+	}
+	if s.Active.Mode != ModeOff {
+		out.add(Output{Kind: OutEvent, Reason: reason.PacerUnsafePoint})
+	}
+	return reason.OK
+}
+
+func (s *State) hal(k HALKind, out *Outputs) {
+	out.add(Output{Kind: OutEvent, HAL: k})
+	switch k {
+	case HALLeadFault, HALBatteryDepleted:
+		s.enterFault(out, reason.PacerFault) // PACE-FAULT-SAFE
+	case HALWatchdog:
+		s.enterFault(out, reason.Watchdog) // PACE-FAULT-SAFE
+	case HALMagnetOn, HALMagnetOff:
+		ev := evMagnetOn
+		if k == HALMagnetOff {
+			ev = evMagnetOff
+		}
+		// A magnet acts at once: it is the clinic's and the patient's
+		// asynchronous-pacing override, not a programming command.
+		if to, ok := next(s.Op, ev); ok {
+			s.setOp(to)
+		}
+	default:
+		out.add(Output{Kind: OutEvent, Reason: reason.InvalidReading})
+	}
+}

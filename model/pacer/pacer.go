@@ -1,0 +1,278 @@
+// Package pacer is the exhaustive model check of the pacemaker kernel: it
+// drives the real kernel (kernel/pacer) against a non-deterministic heart
+// and a hostile programmer, and checks every invariant of spec/Pacemaker.tla
+// after every Step through the reference observer model/pacerinv.
+//
+// Bounded domain (spec/Pacemaker.cfg): time advances by Tick or straight to
+// the kernel's announced wake-up, whichever is first; between two time
+// advances at most one other input arrives: an atrial or ventricular sense,
+// a HAL event (lead fault, watchdog, battery, magnet on/off), or a command
+// (fresh, replayed, unsigned, relay-signed or expired; verdict within,
+// outside, absent or lying) carrying one of a few programs with small
+// intervals (LRL 150 ppm / URL 175 ppm, AV 70 ms, refractory 150 ms) next
+// to the safe VVI 65 setting.
+//
+// Abstraction: the kernel's behaviour depends on absolute time only through
+// differences, so the state key stores every time relative to now, capped
+// just above the longest interval that any rule compares it with; and on
+// counters only through "has a command been admitted". The reachable key
+// space is therefore finite without a horizon: the check covers unbounded
+// time.
+package pacer
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/implantfhe/implantfhe/kernel/guard"
+	kp "github.com/implantfhe/implantfhe/kernel/pacer"
+	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/model/explore"
+	"github.com/implantfhe/implantfhe/model/pacerinv"
+)
+
+// Tick is the model's time step.
+const Tick units.Millis = 20
+
+// capMs bounds relative times in the key: above the longest lower-rate
+// interval of the model (VVI 65: 923 ms) and every refractory period.
+const capMs units.Millis = 1000
+
+// Config is the kernel configuration of the model check.
+func Config() kp.Config {
+	c := kp.DefaultConfig()
+	c.MaxCommandValidityMs = 200
+	c.MaxTemporaryMs = 400
+	return c
+}
+
+// fast is a Table 7 program with short intervals, so that a cycle is a few
+// dozen model steps: LRL 150 ppm (400 ms), URL 175 ppm (343 ms), AV 70 ms,
+// VRP/ARP/PVARP 150 ms.
+func fast(m kp.PacingMode) kp.Params {
+	p := kp.Nominal
+	p.Mode, p.LRL, p.URL, p.AVDelayMs = m, 150, 175, 70
+	p.VRPMs, p.ARPMs, p.PVARPMs = 150, 150, 150
+	return p
+}
+
+// Programs the model's commands carry.
+var (
+	ProgDDD = fast(kp.ModeDDD)
+	ProgVVI = fast(kp.ModeVVI)
+	ProgAAI = fast(kp.ModeAAI)
+	ProgOff = fast(kp.ModeOff)
+	// ProgNotInTable has LRL 177 ppm, not a Table 7 value.
+	ProgNotInTable = func() kp.Params { p := fast(kp.ModeVVI); p.LRL = 177; return p }()
+	// ProgCross has LRL above URL.
+	ProgCross = func() kp.Params { p := fast(kp.ModeDDD); p.LRL, p.URL = 175, 150; return p }()
+)
+
+// State is a kernel state with the observer's ghost.
+type State struct {
+	K kp.State
+	G pacerinv.Ghost
+	// Events counts the inputs since the last time advance.
+	Events int
+}
+
+// System is the pacemaker kernel over the bounded domain.
+type System struct {
+	Cfg kp.Config
+	// Full adds the rarer inputs (every lying verdict, temporary programs,
+	// AAI and Off, battery, relay signatures); the CLI run uses it.
+	Full bool
+	// PerTick bounds the inputs between two time advances.
+	PerTick int
+}
+
+// New returns the model with its full domain.
+func New() *System { return &System{Cfg: Config(), Full: true, PerTick: 1} }
+
+// Initial is a pacemaker at power-on, with its observer.
+func (m *System) Initial() []State {
+	k := kp.NewState()
+	return []State{{K: k, G: pacerinv.NewGhost(k)}}
+}
+
+func rel(now, t, limit units.Millis) int64 { return int64(min(now-t, limit)) }
+
+// caps returns, for the parameters in force, how far back the last
+// ventricular event, the last atrial event and the last atrial pace can
+// still matter. A time matters up to the lower-rate interval only in the
+// rate chamber (a change of rate chamber restarts that chamber's cycle);
+// elsewhere up to the longest refractory period or AV delay of the model
+// (320 ms), and the last atrial pace only for ventricular blanking.
+func caps(cfg *kp.Config, p kp.Params) (v, a, apace units.Millis) {
+	v, a = 330, 330
+	switch p.Mode.RateChamber() {
+	case kp.ChamberVentricle:
+		v = capMs
+	case kp.ChamberAtrium:
+		a = capMs
+	}
+	return v, a, cfg.VBlankMs
+}
+
+func flag(x bool) int64 {
+	if x {
+		return 1
+	}
+	return 0
+}
+
+func putParams(put func(int64), p kp.Params) {
+	put(int64(p.Mode))
+	put(int64(p.LRL))
+	put(int64(p.URL))
+	put(int64(p.VPulse))
+}
+
+// Key encodes the state; see the package doc for the abstraction.
+func (m *System) Key(s State) string {
+	k, g := s.K, s.G
+	now := k.NowMs
+	b := make([]byte, 0, 96)
+	put := func(v int64) { b = binary.AppendVarint(b, v) }
+	put(int64(s.Events))
+	put(int64(k.Op))
+	putParams(put, k.Perm)
+	if k.Op == kp.OpTemporary {
+		putParams(put, k.Temp)
+		put(int64(max(k.TempUntilMs-now, 0)))
+	}
+	put(flag(k.HavePending))
+	if k.HavePending {
+		putParams(put, k.Pending)
+		put(int64(k.PendingEv))
+		put(int64(k.PendingDurationMs))
+	}
+	put(flag(k.Guard.LastCounter > 0))
+	cv, ca, cap := caps(&m.Cfg, k.Active)
+	put(rel(now, k.LastVMs, cv))
+	put(rel(now, k.LastAMs, ca))
+	put(flag(k.HaveAPace))
+	put(rel(now, k.LastAPaceMs, cap))
+	put(flag(k.AVPending))
+	put(flag(g.MaxSignedCounter > 0))
+	put(rel(now, g.LastVMs, cv))
+	put(rel(now, g.LastAMs, ca))
+	put(flag(g.HaveAPace))
+	put(rel(now, g.LastAPaceMs, cap))
+	put(flag(g.AVPending))
+	put(rel(now, g.AnchorMs, capMs))
+	put(int64(g.BoundLRL))
+	put(flag(g.HaveWake))
+	if g.HaveWake {
+		put(int64(max(g.WakeAtMs-now, -1)))
+	}
+	return string(b)
+}
+
+// Input is a labelled kernel input.
+type Input struct {
+	Label string
+	In    kp.Input
+}
+
+// Inputs lists every input the model offers in state s.
+func (m *System) Inputs(s State) []Input {
+	now := s.K.NowMs
+	var ins []Input
+	at := func(t units.Millis, label string, in kp.Input) {
+		in.NowMs = t
+		ins = append(ins, Input{Label: fmt.Sprintf("t=%dms %s", t, label), In: in})
+	}
+	add := func(label string, in kp.Input) { at(now, label, in) }
+	// Time: one tick, or straight to the announced wake-up if it is sooner.
+	next := now + Tick
+	if s.G.HaveWake && s.G.WakeAtMs > now && s.G.WakeAtMs < next {
+		next = s.G.WakeAtMs
+	}
+	at(next, "tick", kp.Input{Kind: kp.InTick})
+	if s.Events >= m.PerTick {
+		return ins
+	}
+	add("sense A", kp.Input{Kind: kp.InSense, Chamber: kp.ChamberAtrium})
+	add("sense V", kp.Input{Kind: kp.InSense, Chamber: kp.ChamberVentricle})
+	add("hal lead-fault", kp.Input{Kind: kp.InHAL, HAL: kp.HALLeadFault})
+	add("hal magnet-on", kp.Input{Kind: kp.InHAL, HAL: kp.HALMagnetOn})
+	add("hal magnet-off", kp.Input{Kind: kp.InHAL, HAL: kp.HALMagnetOff})
+
+	last := s.G.MaxSignedCounter
+	fresh := guard.Header{Counter: last + 1, IssuedAtMs: now, ExpiresAtMs: now + 100, Signer: guard.RoleClinician}
+	cmd := func(label string, h guard.Header, c kp.Command) {
+		c.Header = h
+		add(label, kp.Input{Kind: kp.InCommand, Cmd: c})
+	}
+	prog := func(p kp.Params, v guard.Verdict) kp.Command {
+		return kp.Command{Kind: kp.CmdProgram, Params: p, Verdict: v}
+	}
+	cmd("program DDD 150/175 verdict=within", fresh, prog(ProgDDD, guard.VerdictWithin))
+	cmd("program VVI 150/175 verdict=within", fresh, prog(ProgVVI, guard.VerdictWithin))
+	cmd("program LRL 177 verdict=within (lie)", fresh, prog(ProgNotInTable, guard.VerdictWithin))
+	cmd("program LRL>URL verdict=within (lie)", fresh, prog(ProgCross, guard.VerdictWithin))
+	cmd("pace-now", fresh, kp.Command{Kind: kp.CmdPaceNow})
+	if last > 0 {
+		replay := fresh
+		replay.Counter = last
+		cmd("REPLAY program VVI verdict=within", replay, prog(ProgVVI, guard.VerdictWithin))
+	}
+	unsigned := fresh
+	unsigned.Signer = guard.RoleNone
+	cmd("UNSIGNED program VVI verdict=within", unsigned, prog(ProgVVI, guard.VerdictWithin))
+	if !m.Full {
+		return ins
+	}
+	add("hal watchdog", kp.Input{Kind: kp.InHAL, HAL: kp.HALWatchdog})
+	add("hal battery-depleted", kp.Input{Kind: kp.InHAL, HAL: kp.HALBatteryDepleted})
+	cmd("program AAI 150/175 verdict=within", fresh, prog(ProgAAI, guard.VerdictWithin))
+	cmd("program Off verdict=within", fresh, prog(ProgOff, guard.VerdictWithin))
+	cmd("program DDD verdict=outside (lie)", fresh, prog(ProgDDD, guard.VerdictOutside))
+	cmd("program DDD verdict=absent", fresh, prog(ProgDDD, guard.VerdictAbsent))
+	cmd("program LRL>URL verdict=outside", fresh, prog(ProgCross, guard.VerdictOutside))
+	cmd("temporary VVI 400ms verdict=within", fresh, kp.Command{Kind: kp.CmdProgramTemporary, Params: ProgVVI, DurationMs: 400, Verdict: guard.VerdictWithin})
+	cmd("end-temporary", fresh, kp.Command{Kind: kp.CmdEndTemporary})
+	relay := fresh
+	relay.Signer = guard.RoleRelay
+	cmd("RELAY-SIGNED program VVI verdict=within", relay, prog(ProgVVI, guard.VerdictWithin))
+	expired := fresh
+	expired.IssuedAtMs, expired.ExpiresAtMs = now-100, now
+	if expired.IssuedAtMs >= 0 {
+		cmd("EXPIRED program VVI verdict=within", expired, prog(ProgVVI, guard.VerdictWithin))
+	}
+	return ins
+}
+
+// Successors steps the real kernel on every input and checks the invariants.
+func (m *System) Successors(s State) []explore.Step[State] {
+	ins := m.Inputs(s)
+	out := make([]explore.Step[State], 0, len(ins))
+	for _, in := range ins {
+		nxt, vs := m.Apply(s, in.In)
+		if in.In.Kind == kp.InTick {
+			nxt.Events = 0
+		} else {
+			nxt.Events = s.Events + 1
+		}
+		st := explore.Step[State]{Label: in.Label, Next: nxt}
+		for _, v := range vs {
+			st.Violations = append(st.Violations, v.Error())
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Apply steps the kernel and the observer.
+func (m *System) Apply(s State, in kp.Input) (State, []pacerinv.Violation) {
+	k, outs := kp.Step(&m.Cfg, s.K, in)
+	g := s.G
+	vs := pacerinv.Observe(&m.Cfg, &g, s.K, in, outs, k)
+	return State{K: k, G: g}, vs
+}
+
+// Check runs the exhaustive exploration.
+func Check(m *System) (explore.Result, error) {
+	return explore.Run[State](m, explore.Options{MaxStates: 5_000_000})
+}

@@ -1,0 +1,424 @@
+// Package pacerinv is the reference observer of the pacemaker kernel: it
+// watches every Step (state before, input, outputs, state after), keeps its
+// own record of the heart's timing events (ventricular and atrial events,
+// atrial paces, the lower-rate anchor, the announced wake-up), and checks
+// each safety invariant of spec/Pacemaker.tla by requirement ID.
+//
+// It decides on its own, with its own Table 7 and its own integer
+// arithmetic (products, not divisions), which senses are refractory, which
+// intervals are too long or too short, and which parameters are
+// programmable; it takes from the kernel only the parameters in force.
+//
+// The model checker (model/pacer) and the property tests (kernel/pacer) use
+// it. It is test and verification code: it allocates freely, and it must
+// never be linked into firmware.
+package pacerinv
+
+import (
+	"fmt"
+
+	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/kernel/pacer"
+	"github.com/implantfhe/implantfhe/kernel/reason"
+	"github.com/implantfhe/implantfhe/kernel/units"
+)
+
+// Requirement IDs checked here, in the order of spec/Pacemaker.tla.
+const (
+	ParamProgrammable = "PACE-PARAM-PROGRAMMABLE"
+	CrossParam        = "PACE-CROSS-PARAM"
+	LRL               = "PACE-LRL"
+	URL               = "PACE-URL"
+	Refractory        = "PACE-REFRACTORY"
+	SafePoint         = "PACE-SAFE-POINT"
+	FaultSafe         = "PACE-FAULT-SAFE"
+	CmdAuth           = "CMD-AUTH"
+	CmdReplay         = "CMD-REPLAY"
+	CmdExpiry         = "CMD-EXPIRY"
+	CmdVerdict        = "CMD-VERDICT"
+)
+
+// IDs lists every requirement this observer checks.
+var IDs = []string{ParamProgrammable, CrossParam, LRL, URL, Refractory, SafePoint, FaultSafe,
+	CmdAuth, CmdReplay, CmdExpiry, CmdVerdict}
+
+// PacerIDs lists the pacer's own requirements (without the shared CMD-* ones).
+var PacerIDs = IDs[:7]
+
+// msPerMinute: 60000 ms per minute, the numerator of every rate interval.
+const msPerMinute = 60000
+
+// Ghost is the observer's own memory. It is a plain value.
+type Ghost struct {
+	// MaxSignedCounter is the highest counter on any clinician-signed command.
+	MaxSignedCounter uint64
+	LastVMs          units.Millis // last ventricular event (PACE-URL)
+	LastAMs          units.Millis // last atrial event
+	LastAPaceMs      units.Millis // last atrial pace (ventricular blanking)
+	HaveAPace        bool
+	AVPending        bool
+	// AnchorMs is the last event in the rate chamber; BoundLRL the slowest
+	// lower rate in force since (the longest interval allowed). PACE-LRL.
+	AnchorMs units.Millis
+	BoundLRL pacer.PPM
+	// WakeAtMs is the wake-up the kernel announced after the last Step.
+	WakeAtMs units.Millis
+	HaveWake bool
+}
+
+// NewGhost is the observer of a kernel that powered on with state s: the
+// first cycle starts at power-on in every chamber.
+func NewGhost(s pacer.State) Ghost {
+	return Ghost{LastVMs: s.NowMs, LastAMs: s.NowMs, AnchorMs: s.NowMs, BoundLRL: s.Active.LRL}
+}
+
+// Violation names a broken requirement and says how.
+type Violation struct {
+	ID     string
+	Detail string
+}
+
+func (v Violation) Error() string { return v.ID + ": " + v.Detail }
+
+// Observe checks one Step and advances the ghost. It returns every
+// requirement the Step broke.
+func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out pacer.Outputs, nxt pacer.State) []Violation {
+	var vs []Violation
+	fail := func(id, f string, a ...any) { vs = append(vs, Violation{ID: id, Detail: fmt.Sprintf(f, a...)}) }
+	now := in.NowMs
+	items := out.All()
+	clockBack := now < prev.NowMs
+
+	prevMax := g.MaxSignedCounter
+	if !clockBack && in.Kind == pacer.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && in.Cmd.Header.Counter > g.MaxSignedCounter {
+		g.MaxSignedCounter = in.Cmd.Header.Counter
+	}
+	faultIn := in.Kind == pacer.InHAL && (in.HAL == pacer.HALLeadFault || in.HAL == pacer.HALWatchdog || in.HAL == pacer.HALBatteryDepleted)
+
+	// PACE-FAULT-SAFE.
+	if faultIn || clockBack || prev.Op == pacer.OpFault {
+		if nxt.Op != pacer.OpFault || !isSafe(nxt.Active, 50) {
+			fail(FaultSafe, "after %s: state %s with %s %d ppm (want fault, safe VVI 65)", inputName(in), nxt.Op, nxt.Active.Mode, nxt.Active.LRL)
+		}
+		if (faultIn || clockBack) && !hasAlert(items) {
+			fail(FaultSafe, "%s without an alert", inputName(in))
+		}
+	}
+	switch nxt.Op {
+	case pacer.OpPowerOnReset, pacer.OpFault:
+		if !isSafe(nxt.Active, 50) {
+			fail(FaultSafe, "%s runs %+v, not the safe setting", nxt.Op, nxt.Active)
+		}
+	case pacer.OpPaceNow:
+		if !isSafe(nxt.Active, 100) {
+			fail(FaultSafe, "pace-now runs %+v, not the safe setting", nxt.Active)
+		}
+	}
+	if clockBack {
+		// The kernel keeps its own time, goes to the safe setting first and
+		// ignores the input; it may pace what the safe setting finds overdue.
+		now = prev.NowMs
+	}
+
+	immediate := in.Kind == pacer.InHAL || in.Kind == pacer.InCommand && in.Cmd.Kind == pacer.CmdPaceNow
+	cp := prev.Active // the parameters in force at this point of the Step
+	rateEventNow := false
+	opAt, permAt := prev.Op, prev.Perm // as the Step goes
+	switchTo := func(p pacer.Params) {
+		if p.Mode.RateChamber() != cp.Mode.RateChamber() {
+			g.AnchorMs, g.BoundLRL = now, p.LRL
+			switch p.Mode.RateChamber() {
+			case pacer.ChamberAtrium:
+				g.LastAMs = now
+			case pacer.ChamberVentricle:
+				g.LastVMs = now
+			}
+			g.AVPending = false
+		} else if p.LRL < g.BoundLRL {
+			g.BoundLRL = p.LRL
+		}
+		if !p.Mode.Dual() {
+			g.AVPending = false
+		}
+		cp = p
+	}
+	// rateEvent is an event in the rate chamber at now. PACE-LRL.
+	rateEvent := func(what string) {
+		// Longer is allowed only when the firmware stepped the kernel after
+		// its announced wake-up (or before any was announced).
+		iv := now - g.AnchorMs
+		if int64(iv)*int64(g.BoundLRL) > msPerMinute && g.HaveWake && now <= g.WakeAtMs {
+			fail(LRL, "%s %d ms after the last %s event, lower rate %d ppm allows %d ms", what, iv, cp.Mode.RateChamber(), g.BoundLRL, msPerMinute/int64(g.BoundLRL))
+		}
+		g.AnchorMs, g.BoundLRL = now, cp.LRL
+		rateEventNow = true
+	}
+
+	if clockBack {
+		switchTo(nxt.Active)
+	}
+	for _, o := range items {
+		switch {
+		case o.Kind == pacer.OutPace:
+			checkPulse(cp, o, fail)
+			if o.Chamber == pacer.ChamberVentricle {
+				// PACE-URL: at least 60000/URL ms since the last ventricular event.
+				if iv := now - g.LastVMs; int64(iv)*int64(cp.URL) < msPerMinute {
+					fail(URL, "ventricular pace %d ms after the last ventricular event, upper rate %d ppm needs %d ms", iv, cp.URL, (msPerMinute+int64(cp.URL)-1)/int64(cp.URL))
+				}
+				g.LastVMs, g.AVPending = now, false
+			} else {
+				if cp.Mode.RateChamber() == pacer.ChamberAtrium {
+					if iv := now - g.LastAMs; int64(iv)*int64(cp.URL) < msPerMinute {
+						fail(URL, "atrial pace %d ms after the last atrial event, upper rate %d ppm", iv, cp.URL)
+					}
+				}
+				g.LastAMs, g.LastAPaceMs, g.HaveAPace = now, now, true
+				if cp.Mode.Dual() {
+					g.AVPending = true
+				}
+			}
+			if o.Chamber == cp.Mode.RateChamber() {
+				rateEvent("pace " + o.Chamber.String())
+			}
+		case o.Kind == pacer.OutEvent && in.Kind == pacer.InSense && o.HAL == pacer.HALNone && o.Chamber == in.Chamber:
+			refr := refractory(cfg, g, cp, in.Chamber, now)
+			ignored := o.Reason != reason.OK
+			switch {
+			case refr && !ignored:
+				fail(Refractory, "%s sense at %d acted on although refractory in %s", in.Chamber, now, cp.Mode)
+			case !refr && ignored:
+				fail(Refractory, "%s sense at %d ignored (%s) outside every refractory period in %s", in.Chamber, now, o.Reason, cp.Mode)
+			}
+			if refr {
+				// Neither inhibits nor triggers: the Step is the same as a tick.
+				tn, to := pacer.Step(cfg, prev, pacer.Input{Kind: pacer.InTick, NowMs: now})
+				if tn != nxt || !sameEffects(&to, &out) {
+					fail(Refractory, "refractory %s sense at %d changed the kernel's course", in.Chamber, now)
+				}
+				continue
+			}
+			if in.Chamber == pacer.ChamberVentricle {
+				g.LastVMs, g.AVPending = now, false
+			} else {
+				g.LastAMs = now
+				if cp.Mode.Dual() {
+					g.AVPending = true
+				}
+			}
+			if in.Chamber == cp.Mode.RateChamber() {
+				rateEvent("sense " + in.Chamber.String())
+			}
+		case o.Kind == pacer.OutApplied:
+			// PACE-SAFE-POINT: only right after a rate-chamber event, or while Off.
+			if !rateEventNow && cp.Mode != pacer.ModeOff {
+				fail(SafePoint, "parameters took effect at %d in %s with no cycle start", now, cp.Mode)
+			}
+			if g.AVPending && cp.Mode.Dual() {
+				fail(SafePoint, "parameters took effect at %d inside an AV delay", now)
+			}
+			switchTo(nxt.Active)
+			permAt, opAt = nxt.Perm, pacer.OpPermanent
+			if prev.PendingEv == pacer.EvTemporary {
+				opAt = pacer.OpTemporary
+			}
+		case immediate && (o.Kind == pacer.OutEvent && o.HAL != pacer.HALNone || o.Kind == pacer.OutDecision && o.Accepted):
+			if p, ok := immediateParams(opAt, permAt, cp, in); ok {
+				switchTo(p)
+			}
+		}
+	}
+	if cp != nxt.Active {
+		fail(SafePoint, "parameters changed from %s %d ppm to %s %d ppm without a safe point (input %s)", cp.Mode, cp.LRL, nxt.Active.Mode, nxt.Active.LRL, inputName(in))
+		switchTo(nxt.Active)
+	}
+
+	// PACE-LRL, discretised: a kernel not stepped again before now+1 ms must
+	// already have paced; the announced wake-up is never after the deadline.
+	if cp.Mode != pacer.ModeOff {
+		if int64(now+1-g.AnchorMs)*int64(g.BoundLRL) > msPerMinute {
+			fail(LRL, "no %s event %d ms after the last at lower rate %d ppm", cp.Mode.RateChamber(), now-g.AnchorMs, g.BoundLRL)
+		}
+		if !out.HaveWake || out.WakeAtMs <= now || int64(out.WakeAtMs-g.AnchorMs)*int64(g.BoundLRL) > msPerMinute {
+			fail(LRL, "wake-up %d (set=%v) misses the lower-rate deadline after %d at %d ppm", out.WakeAtMs, out.HaveWake, g.AnchorMs, g.BoundLRL)
+		}
+	}
+	g.WakeAtMs, g.HaveWake = out.WakeAtMs, out.HaveWake
+
+	checkParams(nxt, fail)
+	if !clockBack {
+		checkCommand(cfg, g, prev, prevMax, in, items, fail)
+	}
+	return vs
+}
+
+// immediateParams: the setting an input that acts at once (not at a safe
+// point) puts in force, given the operating state and permanent program at
+// that moment of the Step.
+func immediateParams(op pacer.Op, perm pacer.Params, cur pacer.Params, in pacer.Input) (pacer.Params, bool) {
+	if op == pacer.OpFault {
+		return cur, true
+	}
+	switch {
+	case in.Kind == pacer.InCommand && in.Cmd.Kind == pacer.CmdPaceNow:
+		return pacer.SafePaceNow, true
+	case in.Kind == pacer.InHAL && in.HAL.IsFault():
+		return pacer.SafePowerOnReset, true
+	case in.Kind == pacer.InHAL && in.HAL == pacer.HALMagnetOn && (op == pacer.OpPermanent || op == pacer.OpTemporary):
+		return pacer.MagnetParams(perm), true
+	case in.Kind == pacer.InHAL && in.HAL == pacer.HALMagnetOff && op == pacer.OpMagnet:
+		return perm, true
+	}
+	return cur, false
+}
+
+// refractory is the observer's own reading of PACE-REFRACTORY.
+func refractory(cfg *pacer.Config, g *Ghost, p pacer.Params, c pacer.Chamber, now units.Millis) bool {
+	switch c {
+	case pacer.ChamberVentricle:
+		return !(p.Mode == pacer.ModeVVI || p.Mode == pacer.ModeDDD) ||
+			now-g.LastVMs < p.VRPMs ||
+			p.Mode == pacer.ModeDDD && g.HaveAPace && now-g.LastAPaceMs < cfg.VBlankMs
+	case pacer.ChamberAtrium:
+		return !(p.Mode == pacer.ModeAAI || p.Mode == pacer.ModeDDD) ||
+			now-g.LastAMs < p.ARPMs ||
+			p.Mode == pacer.ModeDDD && (g.AVPending || now-g.LastVMs < p.PVARPMs)
+	}
+	return true
+}
+
+// sameEffects: the same pulses, alerts and parameter changes.
+func sameEffects(a, b *pacer.Outputs) bool {
+	pick := func(o *pacer.Outputs) []pacer.Output {
+		var r []pacer.Output
+		for _, x := range o.All() {
+			if x.Kind == pacer.OutPace || x.Kind == pacer.OutAlert || x.Kind == pacer.OutApplied {
+				r = append(r, x)
+			}
+		}
+		return r
+	}
+	x, y := pick(a), pick(b)
+	if len(x) != len(y) || a.HaveWake != b.HaveWake || a.WakeAtMs != b.WakeAtMs {
+		return false
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func checkPulse(p pacer.Params, o pacer.Output, fail func(string, string, ...any)) {
+	amp, width := p.VAmp, p.VPulse
+	if o.Chamber == pacer.ChamberAtrium {
+		amp, width = p.AAmp, p.APulse
+	}
+	if o.Amplitude == 0 || !member(amplitudes, int(o.Amplitude)) || !member(pulseWidths, int(o.Width)) || o.Amplitude != amp || o.Width != width {
+		fail(ParamProgrammable, "%s pulse %d×0.1 V %d×0.01 ms, programmed %d / %d", o.Chamber, o.Amplitude, o.Width, amp, width)
+	}
+	if o.Chamber == pacer.ChamberAtrium && !p.Mode.PacesAtrium() || o.Chamber == pacer.ChamberVentricle && !p.Mode.PacesVentricle() {
+		fail(CrossParam, "%s pulse in mode %s", o.Chamber, p.Mode)
+	}
+}
+
+func checkParams(s pacer.State, fail func(string, string, ...any)) {
+	check := func(what string, p pacer.Params) {
+		if why := Programmable(p); why != "" {
+			fail(ParamProgrammable, "%s: %s", what, why)
+		} else if why := Cross(p); why != "" {
+			fail(CrossParam, "%s: %s", what, why)
+		}
+	}
+	check("active", s.Active)
+	check("permanent", s.Perm)
+	if s.Op == pacer.OpTemporary {
+		check("temporary", s.Temp)
+	}
+	if s.HavePending {
+		check("pending", s.Pending)
+	}
+}
+
+func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64, in pacer.Input, items []pacer.Output, fail func(string, string, ...any)) {
+	var accepted *pacer.Output
+	for i := range items {
+		if items[i].Kind == pacer.OutDecision && items[i].Accepted {
+			accepted = &items[i]
+		}
+	}
+	c := in.Cmd
+	h := c.Header
+	if accepted != nil {
+		if in.Kind != pacer.InCommand {
+			fail(CmdAuth, "accepted decision without a command input")
+			return
+		}
+		if h.Signer != guard.RoleClinician {
+			fail(CmdAuth, "accepted command signed by role %d", h.Signer)
+		}
+		if h.Counter <= prevMax {
+			fail(CmdReplay, "accepted counter %d not above %d", h.Counter, prevMax)
+		}
+		if in.NowMs < h.IssuedAtMs || in.NowMs >= h.ExpiresAtMs || h.ExpiresAtMs-h.IssuedAtMs > cfg.MaxCommandValidityMs {
+			fail(CmdExpiry, "accepted at %d outside [%d, %d)", in.NowMs, h.IssuedAtMs, h.ExpiresAtMs)
+		}
+		if needsVerdict(c.Kind) && (c.Verdict != guard.VerdictWithin || !exactWithin(c.Params)) {
+			fail(CmdVerdict, "accepted %s with verdict %d and exact=%v", c.Kind, c.Verdict, exactWithin(c.Params))
+		}
+		if prev.Op == pacer.OpFault {
+			fail(FaultSafe, "accepted %s in fault", c.Kind)
+		}
+	}
+	// CMD-VERDICT: a verdict contradicting the exact check raises an alert.
+	if in.Kind == pacer.InCommand && needsVerdict(c.Kind) && prev.Op != pacer.OpFault &&
+		h.Signer == guard.RoleClinician && h.Counter > prevMax && guard.CheckExpiry(h, in.NowMs, cfg.MaxCommandValidityMs) == reason.OK &&
+		!(c.Kind == pacer.CmdProgramTemporary && (c.DurationMs <= 0 || c.DurationMs > cfg.MaxTemporaryMs)) {
+		within := exactWithin(c.Params)
+		if c.Verdict == guard.VerdictWithin && !within || c.Verdict == guard.VerdictOutside && within {
+			found := false
+			for _, o := range items {
+				found = found || o.Kind == pacer.OutAlert && o.Reason == reason.VerdictMismatch
+			}
+			if !found {
+				fail(CmdVerdict, "verdict %d contradicts the exact check of %s but no alert", c.Verdict, c.Kind)
+			}
+		}
+	}
+}
+
+func needsVerdict(k pacer.CommandKind) bool {
+	return k == pacer.CmdProgram || k == pacer.CmdProgramTemporary
+}
+
+func exactWithin(p pacer.Params) bool { return Programmable(p) == "" && Cross(p) == "" }
+
+func hasAlert(items []pacer.Output) bool {
+	for _, o := range items {
+		if o.Kind == pacer.OutAlert {
+			return true
+		}
+	}
+	return false
+}
+
+// isSafe: the safe VVI 65 setting of PACEMAKER spec §3.6 (5.0 V, VRP
+// 320 ms, sensitivity 1.5 mV) with the given pulse width in 0.01 ms.
+func isSafe(p pacer.Params, width pacer.HundredthMs) bool {
+	return p.Mode == pacer.ModeVVI && p.LRL == 65 && p.VAmp == 50 && p.VRPMs == 320 && p.VSens == 150 && p.VPulse == width
+}
+
+func inputName(in pacer.Input) string {
+	switch in.Kind {
+	case pacer.InTick:
+		return "tick"
+	case pacer.InSense:
+		return "sense " + in.Chamber.String()
+	case pacer.InCommand:
+		return "command " + in.Cmd.Kind.String()
+	case pacer.InHAL:
+		return "hal " + in.HAL.String()
+	}
+	return "input?"
+}

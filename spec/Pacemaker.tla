@@ -1,0 +1,205 @@
+------------------------------ MODULE Pacemaker ------------------------------
+(***************************************************************************)
+(* The pacemaker safety kernel (kernel/pacer, kernel/guard) at the level   *)
+(* of its inputs: time advancing to the next tick or the kernel's wake-up, *)
+(* sensed atrial and ventricular events, authenticated programming         *)
+(* commands with the relay's verdict, and HAL faults.  Time is in ms,      *)
+(* rates in ppm; intervals are checked with products (I * LRL <= 60000,    *)
+(* I * URL >= 60000) as in model/pacerinv.                                 *)
+(*                                                                         *)
+(* Modes: Off, VVI, DDD (AAI, AOO, VOO, DOO behave as the single- or dual- *)
+(* chamber case of these).  Operating states: por, permanent, fault.       *)
+(* lastStep records the last input and the ghost facts the invariants need *)
+(* so that properties of transitions are state predicates.                 *)
+(***************************************************************************)
+EXTENDS Naturals, Integers, FiniteSets
+
+CONSTANTS
+    TickMs,        \* model time step
+    MaxTime,       \* horizon
+    Programs,      \* programs a command may carry (records, see Params)
+    Verdicts,      \* verdicts a command may carry
+    VBlankMs       \* ventricular blanking after an atrial pace
+
+VARIABLES
+    op,            \* "por", "permanent", "fault"
+    active,        \* parameters in force
+    perm,          \* permanent program
+    pending,       \* program waiting for a safe point, or NoProgram
+    now, lastV, lastA, lastAPace, avPending,
+    lastCounter,   \* guard.State
+    lastStep       \* ghost: facts about the last transition
+
+vars == <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter, lastStep>>
+
+-----------------------------------------------------------------------------
+MsPerMinute == 60000
+Modes == {"Off", "VVI", "DDD"}
+NoProgram == [mode |-> "none"]
+
+\* PACEMAKER spec Table 7 (subset of fields modelled here).
+LRLValues == {30, 35, 40, 45} \cup (50..89) \cup {90 + 5 * k : k \in 0..17}
+URLValues == {50 + 5 * k : k \in 0..25}
+AVValues == {70 + 10 * k : k \in 0..23}
+RefractoryValues == {150 + 10 * k : k \in 0..35}
+AmpValues == {0} \cup (5..32) \cup {35 + 5 * k : k \in 0..7}
+
+Programmable(p) ==
+    /\ p.mode \in Modes
+    /\ p.lrl \in LRLValues /\ p.url \in URLValues /\ p.av \in AVValues
+    /\ p.vrp \in RefractoryValues /\ p.pvarp \in RefractoryValues
+    /\ p.vamp \in AmpValues
+
+\* Some whole-ms interval meets both rates; refractory periods fit.
+Fits(ms, p) == (ms + 1) * p.lrl <= MsPerMinute
+URI(p) == (MsPerMinute + p.url - 1) \div p.url
+LRI(p) == MsPerMinute \div p.lrl
+Pacable(p) ==
+    /\ p.lrl <= p.url /\ URI(p) * p.lrl <= MsPerMinute
+    /\ p.mode # "Off" => p.vamp > 0
+    /\ p.mode \in {"VVI", "DDD"} => Fits(p.vrp, p)
+    /\ p.mode = "DDD" => Fits(p.av + p.pvarp, p)
+
+Safe == [mode |-> "VVI", lrl |-> 65, url |-> 120, av |-> 150, vrp |-> 320, pvarp |-> 250, vamp |-> 50]
+
+ASSUME Programmable(Safe) /\ Pacable(Safe) /\ TickMs > 0 /\ VBlankMs >= 0
+
+-----------------------------------------------------------------------------
+(* Timing, as kernel/pacer/state.go. *)
+
+ADue == IF active.mode = "DDD" /\ ~avPending THEN lastV + LRI(active) - active.av ELSE -1
+VDue == CASE active.mode = "VVI" -> lastV + LRI(active)
+          [] active.mode = "DDD" /\ avPending ->
+                LET d == IF lastA + active.av < lastV + LRI(active)
+                         THEN lastA + active.av ELSE lastV + LRI(active)
+                IN IF d < lastV + URI(active) THEN lastV + URI(active) ELSE d
+          [] OTHER -> -1
+
+Wake == LET c == {t \in {ADue, VDue} : t > now} IN
+        IF c = {} THEN now + TickMs ELSE CHOOSE t \in c : \A u \in c : t <= u
+
+NoFacts == [paced |-> "none", interval |-> 0, vInterval |-> 0, refractory |-> FALSE,
+            changed |-> FALSE, safePoint |-> TRUE, fault |-> FALSE, accepted |-> FALSE,
+            signed |-> TRUE, fresh |-> TRUE, inTime |-> TRUE, verdictOk |-> TRUE, pre |-> Safe]
+
+Init ==
+    /\ op = "por" /\ active = Safe /\ perm = Safe /\ pending = NoProgram
+    /\ now = 0 /\ lastV = 0 /\ lastA = 0 /\ lastAPace = 0 /\ avPending = FALSE
+    /\ lastCounter = 0
+    /\ lastStep = NoFacts
+
+\* A cycle start in the ventricle: pending programs take effect here.
+Apply == IF pending # NoProgram THEN pending ELSE active
+
+\* Time advances to the next tick or wake-up; due paces are delivered.
+Tick ==
+    /\ now < MaxTime
+    /\ LET t == IF Wake < now + TickMs THEN Wake ELSE now + TickMs IN
+       IF active.mode = "DDD" /\ ADue # -1 /\ ADue <= t THEN
+            /\ now' = t /\ lastA' = t /\ lastAPace' = t /\ avPending' = TRUE
+            /\ UNCHANGED <<op, active, perm, pending, lastV, lastCounter>>
+            /\ lastStep' = [NoFacts EXCEPT !.paced = "A", !.pre = active]
+       ELSE IF active.mode # "Off" /\ VDue # -1 /\ VDue <= t THEN
+            /\ now' = t /\ lastV' = t /\ avPending' = FALSE
+            /\ active' = Apply /\ perm' = Apply /\ pending' = NoProgram
+            /\ op' = IF pending # NoProgram THEN "permanent" ELSE op
+            /\ UNCHANGED <<lastA, lastAPace, lastCounter>>
+            /\ lastStep' = [NoFacts EXCEPT !.paced = "V", !.vInterval = t - lastV,
+                            !.changed = (Apply # active), !.pre = active]
+       ELSE /\ now' = t
+            /\ UNCHANGED <<op, active, perm, pending, lastV, lastA, lastAPace, avPending, lastCounter>>
+            /\ lastStep' = [NoFacts EXCEPT !.pre = active]
+
+VRefractory == active.mode \notin {"VVI", "DDD"} \/ now - lastV < active.vrp
+               \/ (active.mode = "DDD" /\ now - lastAPace < VBlankMs)
+ARefractory == active.mode # "DDD" \/ avPending \/ now - lastV < active.pvarp
+
+SenseV ==
+    /\ IF VRefractory
+       THEN /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter>>
+            /\ lastStep' = [NoFacts EXCEPT !.refractory = TRUE, !.pre = active]
+       ELSE /\ lastV' = now /\ avPending' = FALSE
+            /\ active' = Apply /\ perm' = Apply /\ pending' = NoProgram
+            /\ op' = IF pending # NoProgram THEN "permanent" ELSE op
+            /\ UNCHANGED <<now, lastA, lastAPace, lastCounter>>
+            /\ lastStep' = [NoFacts EXCEPT !.changed = (Apply # active), !.pre = active]
+
+SenseA ==
+    /\ IF ARefractory
+       THEN /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter>>
+            /\ lastStep' = [NoFacts EXCEPT !.refractory = TRUE, !.pre = active]
+       ELSE /\ lastA' = now /\ avPending' = TRUE
+            /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastAPace, lastCounter>>
+            /\ lastStep' = [NoFacts EXCEPT !.pre = active]
+
+\* A command: admitted (guard.Admit) only if signed by the clinician, fresh
+\* and in time; then taken only if the verdict agrees with the exact check.
+Command(p, v, signed, fresh, inTime) ==
+    LET exact == Programmable(p) /\ Pacable(p)
+        ok == signed /\ fresh /\ inTime /\ op # "fault" /\ v = "within" /\ exact
+    IN /\ pending' = IF ok THEN p ELSE pending
+       /\ lastCounter' = IF signed /\ fresh THEN lastCounter + 1 ELSE lastCounter
+       /\ UNCHANGED <<op, active, perm, now, lastV, lastA, lastAPace, avPending>>
+       /\ lastStep' = [NoFacts EXCEPT !.accepted = ok, !.signed = signed, !.fresh = fresh,
+                       !.inTime = inTime, !.verdictOk = (v = "within" /\ exact), !.pre = active]
+
+Fault ==
+    /\ op' = "fault" /\ active' = Safe /\ pending' = NoProgram
+    /\ UNCHANGED <<perm, now, lastV, lastA, lastAPace, avPending, lastCounter>>
+    /\ lastStep' = [NoFacts EXCEPT !.fault = TRUE, !.pre = active]
+
+Next ==
+    \/ Tick
+    \/ SenseV
+    \/ SenseA
+    \/ \E p \in Programs, v \in Verdicts, s \in BOOLEAN, f \in BOOLEAN, i \in BOOLEAN : Command(p, v, s, f, i)
+    \/ Fault
+
+Spec == Init /\ [][Next]_vars
+
+-----------------------------------------------------------------------------
+(* Invariants, one per requirement ID. *)
+
+\* PACE-PARAM-PROGRAMMABLE: every program in force or waiting is a Table 7 value.
+Inv_PACE_PARAM_PROGRAMMABLE ==
+    /\ Programmable(active) /\ Programmable(perm)
+    /\ pending # NoProgram => Programmable(pending)
+
+\* PACE-CROSS-PARAM: and a pacable combination.
+Inv_PACE_CROSS_PARAM ==
+    /\ Pacable(active) /\ Pacable(perm)
+    /\ pending # NoProgram => Pacable(pending)
+
+\* PACE-LRL: no ventricular interval longer than 60000/LRL ms, and the
+\* kernel is never past its lower-rate deadline.
+Inv_PACE_LRL ==
+    /\ lastStep.paced = "V" => lastStep.vInterval * lastStep.pre.lrl <= MsPerMinute
+    /\ active.mode # "Off" => (now - lastV) * active.lrl <= MsPerMinute
+
+\* PACE-URL: no ventricular pace sooner than 60000/URL ms after the last
+\* ventricular event.
+Inv_PACE_URL ==
+    lastStep.paced = "V" => lastStep.vInterval * lastStep.pre.url >= MsPerMinute
+
+\* PACE-REFRACTORY: a refractory sense changes nothing but the ghost.
+Inv_PACE_REFRACTORY ==
+    lastStep.refractory => lastStep.paced = "none" /\ ~lastStep.changed
+
+\* PACE-SAFE-POINT: parameters change only at a ventricular cycle start, never
+\* inside an AV delay, or by a fault.
+Inv_PACE_SAFE_POINT ==
+    (active # lastStep.pre) => (lastStep.fault \/ (lastStep.changed /\ ~avPending))
+
+\* PACE-FAULT-SAFE: a fault leaves the kernel in fault with the safe VVI 65
+\* setting; power-on reset runs it too.
+Inv_PACE_FAULT_SAFE ==
+    /\ lastStep.fault => op = "fault" /\ active = Safe
+    /\ op \in {"por", "fault"} => active = Safe
+
+\* CMD-AUTH, CMD-REPLAY, CMD-EXPIRY, CMD-VERDICT: an accepted command was
+\* signed by the clinician, fresh, in time, and its verdict agreed.
+Inv_CMD_AUTH == lastStep.accepted => lastStep.signed
+Inv_CMD_REPLAY == lastStep.accepted => lastStep.fresh
+Inv_CMD_EXPIRY == lastStep.accepted => lastStep.inTime
+Inv_CMD_VERDICT == lastStep.accepted => lastStep.verdictOk
+=============================================================================
