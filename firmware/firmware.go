@@ -7,7 +7,6 @@ import (
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/hal"
 	"github.com/implantfhe/implantfhe/implog"
-	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
@@ -61,10 +60,13 @@ type Implant struct {
 	readings    []int64
 }
 
-// Schema returns the homomorphically compared parameters of a command kind,
-// or false if it carries none.
-func Schema(k pump.CommandKind) (fhe.Schema, bool) {
-	switch k {
+// Schema returns the homomorphically compared parameters of a pump command
+// kind, or false if it carries none.
+func Schema(k pump.CommandKind) (fhe.Schema, bool) { return PumpSchema(uint8(k)) }
+
+// PumpSchema is Schema by the envelope's subkind byte.
+func PumpSchema(sub uint8) (fhe.Schema, bool) {
+	switch pump.CommandKind(sub) {
 	case pump.CmdBolus:
 		return fhe.Schema{{Quantity: fhe.BolusCentiUnits, Relation: fhe.AtMost}}, true
 	case pump.CmdSetBasal:
@@ -331,72 +333,25 @@ func (im *Implant) ack(r *Record) ([]byte, error) {
 // open runs every check on a bundle before and around decryption and
 // returns the kernel command.
 func (im *Implant) open(frame []byte, now units.Millis) (pump.Command, []int64, error) {
-	var none pump.Command
-	b, err := wire.DecodeBundle(frame, wire.MaxRadioFrame)
+	o, err := openBundle(&im.verifier, im.keys, im.cfg.DeviceID, frame, now, im.st.Guard.LastCounter, &im.verdictCtr,
+		int64(im.cfg.Pump.MaxCommandValidityMs), PumpSchema, pumpNoValues)
 	if err != nil {
-		return none, nil, err
+		return pump.Command{}, nil, err
 	}
-	fresh := wire.Freshness{LastCounter: im.st.Guard.LastCounter, NowMs: int64(now), MaxValidityMs: int64(im.cfg.Pump.MaxCommandValidityMs)}
-	env, role, err := im.verifier.Verify(b.Command, wire.KindCommand, fresh, true)
-	if err != nil {
-		return none, nil, err
-	}
-	h := env.Header
-	kind := pump.CommandKind(h.Subkind)
-	cmd := pump.Command{Kind: kind, Header: guard.Header{Counter: h.Counter, IssuedAtMs: units.Millis(h.IssuedAtMs),
-		ExpiresAtMs: units.Millis(h.ExpiresAtMs), Signer: role}}
-	schema, needs := Schema(kind)
-	if !needs {
-		switch kind {
-		case pump.CmdSuspend, pump.CmdResume, pump.CmdAckAlarm, pump.CmdCancelTempBasal:
-			if !wire.CheckValues(im.keys.BindKey, im.cfg.DeviceID, h.Counter, h.Subkind, nil, h.Bind) {
-				return none, nil, ErrCommitment
-			}
-			return cmd, nil, nil
-		}
-		return none, nil, fmt.Errorf("%w: %s", ErrUnsupported, kind)
-	}
-	if len(b.Verdict) == 0 {
-		return none, nil, ErrNoVerdict
-	}
-	vfresh := wire.Freshness{LastCounter: im.verdictCtr, NowMs: int64(now), MaxValidityMs: int64(im.cfg.Pump.MaxCommandValidityMs)}
-	venv, _, err := im.verifier.Verify(b.Verdict, wire.KindVerdict, vfresh, false)
-	if err != nil {
-		return none, nil, err
-	}
-	digest, err := h.HeaderDigest()
-	if err != nil {
-		return none, nil, err
-	}
-	if string(venv.Header.Bind) != string(digest[:]) || venv.Header.Subkind != h.Subkind {
-		return none, nil, ErrBinding
-	}
-	// Only now is anything decrypted.
-	pkt, err := fhe.UnmarshalRadioCiphertext(venv.Body)
-	if err != nil {
-		return none, nil, fmt.Errorf("%w: %w", ErrDecrypt, err)
-	}
-	d, err := im.keys.FHE.OpenCommand(schema, pkt)
-	if err != nil {
-		return none, nil, fmt.Errorf("%w: %w", ErrDecrypt, err)
-	}
-	if !wire.CheckValues(im.keys.BindKey, im.cfg.DeviceID, h.Counter, h.Subkind, d.Values, h.Bind) {
-		return none, nil, ErrCommitment
-	}
-	// The verdict counter is consumed once the verdict verified.
-	im.verdictCtr = venv.Header.Counter
-	v := guard.VerdictWithin
-	for _, ok := range d.WithinLimits {
-		if !ok {
-			v = guard.VerdictOutside
-		}
-	}
-	cmd.Verdict = v
-	switch kind {
+	cmd := pump.Command{Kind: pump.CommandKind(o.header.Subkind), Header: o.guardHeader(), Verdict: o.verdict}
+	switch cmd.Kind {
 	case pump.CmdBolus:
-		cmd.Amount = units.CentiUnits(d.Values[0])
+		cmd.Amount = units.CentiUnits(o.values[0])
 	case pump.CmdSetBasal:
-		cmd.Rate = units.CentiUnitsPerHour(d.Values[0])
+		cmd.Rate = units.CentiUnitsPerHour(o.values[0])
 	}
-	return cmd, d.Values, nil
+	return cmd, o.values, nil
+}
+
+func pumpNoValues(sub uint8) bool {
+	switch pump.CommandKind(sub) {
+	case pump.CmdSuspend, pump.CmdResume, pump.CmdAckAlarm, pump.CmdCancelTempBasal:
+		return true
+	}
+	return false
 }

@@ -1,0 +1,95 @@
+package firmware
+
+import (
+	"fmt"
+
+	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/wire"
+)
+
+// SchemaFunc gives the homomorphically compared parameters of a command
+// subkind, or false if it carries none.
+type SchemaFunc func(subkind uint8) (fhe.Schema, bool)
+
+// opened is a bundle that passed every check and was decrypted.
+type opened struct {
+	header  wire.Header
+	role    guard.Role
+	values  []int64
+	verdict guard.Verdict
+}
+
+func (o *opened) guardHeader() guard.Header {
+	return guard.Header{Counter: o.header.Counter, IssuedAtMs: units.Millis(o.header.IssuedAtMs),
+		ExpiresAtMs: units.Millis(o.header.ExpiresAtMs), Signer: o.role}
+}
+
+// openBundle is the implant's receive path, shared by every device: decode
+// the bundle; verify the command envelope (detached) and, for commands with
+// compared values, the relay's verdict envelope and its binding to the
+// command — all on the ciphertext bytes — and only then decrypt the radio
+// packet, round its values, and check the clinician's value commitment. The
+// verdict counter is consumed only when everything passed.
+func openBundle(v *wire.Verifier, keys Keys, device string, frame []byte, now units.Millis, lastCmd uint64,
+	verdictCtr *uint64, maxValidityMs int64, schemaFor SchemaFunc, noValues func(uint8) bool) (opened, error) {
+	var o opened
+	b, err := wire.DecodeBundle(frame, wire.MaxRadioFrame)
+	if err != nil {
+		return o, err
+	}
+	fresh := wire.Freshness{LastCounter: lastCmd, NowMs: int64(now), MaxValidityMs: maxValidityMs}
+	env, role, err := v.Verify(b.Command, wire.KindCommand, fresh, true)
+	if err != nil {
+		return o, err
+	}
+	o.header, o.role = env.Header, role
+	h := env.Header
+	schema, needs := schemaFor(h.Subkind)
+	if !needs {
+		if !noValues(h.Subkind) {
+			return o, fmt.Errorf("%w: subkind %d", ErrUnsupported, h.Subkind)
+		}
+		if !wire.CheckValues(keys.BindKey, device, h.Counter, h.Subkind, nil, h.Bind) {
+			return o, ErrCommitment
+		}
+		o.verdict = guard.VerdictAbsent
+		return o, nil
+	}
+	if len(b.Verdict) == 0 {
+		return o, ErrNoVerdict
+	}
+	vfresh := wire.Freshness{LastCounter: *verdictCtr, NowMs: int64(now), MaxValidityMs: maxValidityMs}
+	venv, _, err := v.Verify(b.Verdict, wire.KindVerdict, vfresh, false)
+	if err != nil {
+		return o, err
+	}
+	digest, err := h.HeaderDigest()
+	if err != nil {
+		return o, err
+	}
+	if string(venv.Header.Bind) != string(digest[:]) || venv.Header.Subkind != h.Subkind {
+		return o, ErrBinding
+	}
+	// Only now is anything decrypted.
+	pkt, err := fhe.UnmarshalRadioCiphertext(venv.Body)
+	if err != nil {
+		return o, fmt.Errorf("%w: %w", ErrDecrypt, err)
+	}
+	d, err := keys.FHE.OpenCommand(schema, pkt)
+	if err != nil {
+		return o, fmt.Errorf("%w: %w", ErrDecrypt, err)
+	}
+	if !wire.CheckValues(keys.BindKey, device, h.Counter, h.Subkind, d.Values, h.Bind) {
+		return o, ErrCommitment
+	}
+	*verdictCtr = venv.Header.Counter
+	o.values, o.verdict = d.Values, guard.VerdictWithin
+	for _, ok := range d.WithinLimits {
+		if !ok {
+			o.verdict = guard.VerdictOutside
+		}
+	}
+	return o, nil
+}
