@@ -204,3 +204,18 @@ func topLevelFields(rec string) []string {
 	}
 	return names
 }
+
+// TLC's .cfg parser reads natural numbers only: a negative constant would
+// make TLC refuse the configuration, so WriteConfig refuses it first.
+func TestConfigNaturalNumbersOnly(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Generate(dir, 3, 25, 1)
+	require.NoError(t, err)
+	for _, n := range []string{"PumpTrace_001.cfg", "PumpTrace_002.cfg", "PumpTrace_003.cfg"} {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		require.NoError(t, err)
+		require.NotRegexp(t, `-[0-9]`, string(b), n)
+	}
+	require.True(t, hasNegative(Set{Int(0), Rec{{"x", Tuple{Int(-1)}}}}))
+	require.False(t, hasNegative(Set{Int(0), Str("-1")}))
+}
