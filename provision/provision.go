@@ -30,7 +30,9 @@ import (
 
 // Device describes the provisioned implant.
 type Device struct {
-	ID       string `json:"id"`
+	ID string `json:"id"`
+	// Kind is "pump" or "pacer".
+	Kind     string `json:"kind"`
 	ParamSet string `json:"param_set"`
 	Origin   string `json:"log_origin"`
 }
@@ -84,8 +86,22 @@ func writeTrust(dir string, keys ...wire.TrustedKey) error {
 	return write(dir, "trust.json", b)
 }
 
-// Generate provisions a new deployment under root.
+// Device kinds.
+const (
+	KindPump  = "pump"
+	KindPacer = "pacer"
+)
+
+// Generate provisions a new insulin-pump deployment under root.
 func Generate(root, deviceID string, set fhe.ParamSet, rnd io.Reader) error {
+	return GenerateKind(root, deviceID, KindPump, set, rnd)
+}
+
+// GenerateKind provisions a new deployment of a device kind under root.
+func GenerateKind(root, deviceID, kind string, set fhe.ParamSet, rnd io.Reader) error {
+	if kind != KindPump && kind != KindPacer {
+		return fmt.Errorf("provision: unknown device kind %q", kind)
+	}
 	if _, err := os.Stat(filepath.Join(root, "public", "device.json")); err == nil {
 		return fmt.Errorf("%w: %s", ErrExists, root)
 	}
@@ -127,7 +143,7 @@ func Generate(root, deviceID string, set fhe.ParamSet, rnd io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("provision: checkpoint key: %w", err)
 	}
-	dev, err := json.MarshalIndent(Device{ID: deviceID, ParamSet: set.Name, Origin: origin}, "", "  ")
+	dev, err := json.MarshalIndent(Device{ID: deviceID, Kind: kind, ParamSet: set.Name, Origin: origin}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -25,8 +25,10 @@ type Device struct {
 	Eval     *fhe.Relay
 	Verifier wire.Verifier    // clinician keys for this device
 	Signer   *wire.SigningKey // the relay's own key
-	// Limits are encrypted limit ciphertexts per command kind.
-	Limits map[pump.CommandKind]*fhe.Ciphertext
+	// Limits are encrypted limit ciphertexts per command subkind.
+	Limits map[uint8]*fhe.Ciphertext
+	// SchemaFor gives the compared parameters of a subkind (nil: the pump's).
+	SchemaFor firmware.SchemaFunc
 	// counter is the relay's verdict counter for this device.
 	counter   uint64
 	lastCmd   uint64
@@ -35,16 +37,26 @@ type Device struct {
 }
 
 // SetLimits stores encrypted limits for a command kind.
-func (d *Device) SetLimits(kind pump.CommandKind, ct []byte) error {
+func (d *Device) SetLimits(kind pump.CommandKind, ct []byte) error { return d.SetLimitsSub(uint8(kind), ct) }
+
+// SetLimitsSub stores encrypted limits for any device's command subkind.
+func (d *Device) SetLimitsSub(sub uint8, ct []byte) error {
 	c, err := fhe.UnmarshalCiphertext(ct)
 	if err != nil {
 		return fmt.Errorf("relay: limits: %w", err)
 	}
 	if d.Limits == nil {
-		d.Limits = map[pump.CommandKind]*fhe.Ciphertext{}
+		d.Limits = map[uint8]*fhe.Ciphertext{}
 	}
-	d.Limits[kind] = c
+	d.Limits[sub] = c
 	return nil
+}
+
+func (d *Device) schema(sub uint8) (fhe.Schema, bool) {
+	if d.SchemaFor != nil {
+		return d.SchemaFor(sub)
+	}
+	return firmware.PumpSchema(sub)
 }
 
 // Result is the relay's processing of one command.
@@ -75,11 +87,11 @@ func (d *Device) Process(frame []byte, nowMs int64) (*Result, error) {
 	}
 	res := &Result{Command: env}
 	bundle := wire.Bundle{Command: cmdFrame}
-	kind := pump.CommandKind(env.Header.Subkind)
-	if schema, ok := firmware.Schema(kind); ok {
-		lim := d.Limits[kind]
+	sub := env.Header.Subkind
+	if schema, ok := d.schema(sub); ok {
+		lim := d.Limits[sub]
 		if lim == nil {
-			return nil, fmt.Errorf("%w: %s", ErrNoLimits, kind)
+			return nil, fmt.Errorf("%w: subkind %d", ErrNoLimits, sub)
 		}
 		ct, err := fhe.UnmarshalCiphertext(env.Body)
 		if err != nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/implantfhe/implantfhe/fhe"
-	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/link"
 	"github.com/implantfhe/implantfhe/tlog"
 	"github.com/implantfhe/implantfhe/wire"
@@ -138,7 +137,7 @@ func (s *Server) limits(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Dev.lastCmd = e.Header.Counter
-	if err := s.Dev.SetLimits(pump.CommandKind(e.Header.Subkind&^LimitsSubkind), e.Body); err != nil {
+	if err := s.Dev.SetLimitsSub(e.Header.Subkind&^LimitsSubkind, e.Body); err != nil {
 		httpErr(w, http.StatusBadRequest, err)
 		return
 	}

@@ -121,3 +121,30 @@ func (p *Pump) Reservoir() (units.CentiUnits, error) {
 	defer p.mu.Unlock()
 	return p.reservoir, nil
 }
+
+// Pacer counts the pulses it is asked for.
+type Pacer struct {
+	mu     sync.Mutex
+	pulses map[hal.Chamber]int
+}
+
+// NewPacer is a pacer that has delivered nothing.
+func NewPacer() *Pacer { return &Pacer{pulses: map[hal.Chamber]int{}} }
+
+// Pace implements hal.Pacer.
+func (p *Pacer) Pace(chamber hal.Chamber, amplitude hal.MilliVolts, width hal.Microseconds) error {
+	if chamber != hal.ChamberAtrium && chamber != hal.ChamberVentricle || amplitude <= 0 || width <= 0 {
+		return hal.ErrInvalidArgument
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pulses[chamber]++
+	return nil
+}
+
+// Pulses is how many pulses were delivered to a chamber.
+func (p *Pacer) Pulses(c hal.Chamber) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pulses[c]
+}
