@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/relay"
 	"github.com/implantfhe/implantfhe/tlog"
@@ -89,6 +90,9 @@ func run(keys, data, listen, implantAddr string) error {
 		Implant:  wire.Verifier{DeviceID: dev.ID, Trust: trust, MaxFrame: wire.MaxFrame},
 		Log:      lg,
 		LinkAddr: implantAddr,
+	}
+	if dev.Kind == provision.KindPacer {
+		srv.Dev.SchemaFor = firmware.PacerSchema
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
