@@ -8,6 +8,8 @@ require (
 	github.com/stretchr/testify v1.9.0
 	github.com/transparency-dev/merkle v0.0.2
 	github.com/tuneinsight/lattigo/v5 v5.0.7
+	github.com/warthog618/go-gpiocdev v0.9.1
+	go.bug.st/serial v1.6.4
 	golang.org/x/mod v0.22.0
 	pgregory.net/rapid v1.3.0
 )
@@ -19,9 +21,7 @@ require (
 	github.com/google/go-cmp v0.5.9 // indirect
 	github.com/kr/text v0.2.0 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
-	github.com/warthog618/go-gpiocdev v0.9.1 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
-	go.bug.st/serial v1.6.4 // indirect
 	golang.org/x/crypto v0.0.0-20220926161630-eccd6366d1be // indirect
 	golang.org/x/exp v0.0.0-20230321023759-10a507213a29 // indirect
 	golang.org/x/sys v0.19.0 // indirect

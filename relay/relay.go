@@ -37,7 +37,9 @@ type Device struct {
 }
 
 // SetLimits stores encrypted limits for a command kind.
-func (d *Device) SetLimits(kind pump.CommandKind, ct []byte) error { return d.SetLimitsSub(uint8(kind), ct) }
+func (d *Device) SetLimits(kind pump.CommandKind, ct []byte) error {
+	return d.SetLimitsSub(uint8(kind), ct)
+}
 
 // SetLimitsSub stores encrypted limits for any device's command subkind.
 func (d *Device) SetLimitsSub(sub uint8, ct []byte) error {

@@ -1,8 +1,17 @@
-// Command implant runs the implant firmware on a development host: the
-// safety kernel, the wire protocol and the fhe package over the simulated
-// HAL (hal/sim) with file storage (hal/filestore), its radio standing in as
-// a loopback TCP listener (package link). It prints "implant: listening on
-// ADDR" once ready.
+// Command implant runs the implant firmware: the safety kernel, the wire
+// protocol and the fhe package over a HAL.
+//
+// By default the HAL is the simulated one (hal/sim) with file storage
+// (hal/filestore), its radio standing in as a loopback TCP listener (package
+// link); it prints "implant: listening on ADDR" once ready. With -board
+// board.json it runs on the target board (hal/board): GPIO pump and pacer,
+// the hardware watchdog, storage in the description's directory, and the
+// radio link over the serial port (plus the TCP listener only if -listen is
+// given).
+//
+// With -selftest it runs the power-on self-test instead (crypto known-answer
+// tests, key store, HAL, kernel invariants), prints one line per check and
+// exits 0 only if every check passed.
 package main
 
 import (
@@ -21,6 +30,7 @@ import (
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/hal"
+	"github.com/implantfhe/implantfhe/hal/board"
 	"github.com/implantfhe/implantfhe/hal/filestore"
 	"github.com/implantfhe/implantfhe/hal/sim"
 	"github.com/implantfhe/implantfhe/kernel/guard"
@@ -35,9 +45,25 @@ func main() {
 	state := flag.String("state", "", "persistent storage directory")
 	listen := flag.String("listen", "127.0.0.1:0", "radio (loopback) address")
 	tick := flag.Duration("tick", 200*time.Millisecond, "kernel tick period")
+	boardPath := flag.String("board", "", "board description (JSON, see hal/board); empty: the simulated HAL")
+	selftest := flag.Bool("selftest", false, "run the power-on self-test, print one line per check and exit (0: all passed)")
 	flag.Parse()
+	if *selftest {
+		os.Exit(runSelftest(os.Stdout, *dir, *boardPath))
+	}
+	listenSet := false
+	flag.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
 	// run serves until the process is stopped; it returns only on failure.
-	log.Fatalf("implant: %v", run(*dir, *state, *listen, *tick))
+	log.Fatalf("implant: %v", run(options{keys: *dir, state: *state, listen: *listen, listenSet: listenSet, tick: *tick, board: *boardPath}))
+}
+
+type options struct {
+	keys, state, listen string
+	// listenSet: -listen was given (on the board the TCP listener is off
+	// unless asked for).
+	listenSet bool
+	tick      time.Duration
+	board     string
 }
 
 func loadKeys(dir string) (firmware.Keys, provision.Device, error) {
@@ -73,27 +99,56 @@ func loadKeys(dir string) (firmware.Keys, provision.Device, error) {
 var provisionedLimits = pump.Limits{MaxBolus: 500, MaxBasal: 200, MaxIOB: 1500, MaxDaily: 4000,
 	MinBolusInterval: 0, SuspendBelow: 70, ScheduledBasal: 0}
 
-func run(dir, stateDir, listen string, tick time.Duration) error {
-	if dir == "" || stateDir == "" {
-		return errors.New("-keys and -state are required")
+// devices opens the HAL: the board's when a description is given, else the
+// simulator. radio is the board's serial port (nil for the simulator);
+// glucose is the simulator's sensor (nil on the board).
+func devices(o options) (b hal.Board, radio io.ReadWriter, glucose *sim.Glucose, stateDir string, err error) {
+	if o.board != "" {
+		cfg, err := board.LoadConfig(o.board)
+		if err != nil {
+			return b, nil, nil, "", err
+		}
+		if o.state != "" {
+			cfg.StorageDir = o.state
+		}
+		bd, err := board.Open(cfg, board.Real())
+		if err != nil {
+			return b, nil, nil, "", err
+		}
+		fmt.Printf("implant: board %s (gpio %s, radio %s at %d baud, watchdog %s, storage %s)\n",
+			cfg.Name, cfg.GPIO.Chip, cfg.Serial.Device, cfg.Serial.Baud, cfg.Watchdog.Device, cfg.StorageDir)
+		return bd.HAL, bd.Radio, nil, cfg.StorageDir, nil
 	}
-	keys, dev, err := loadKeys(dir)
-	if err != nil {
-		return err
+	if o.state == "" {
+		return b, nil, nil, "", errors.New("-state is required with the simulated HAL")
 	}
-	st, err := filestore.Open(stateDir)
+	st, err := filestore.Open(o.state)
 	if err != nil {
-		return err
+		return b, nil, nil, "", err
 	}
 	clock := sim.NewClock()
-	glucose := sim.NewGlucose(clock, 120)
+	glucose = sim.NewGlucose(clock, 120)
 	pmp, err := sim.NewPump(st, 20000)
+	if err != nil {
+		return b, nil, nil, "", err
+	}
+	return hal.Board{Pump: pmp, Glucose: glucose, Clock: clock, Storage: st}, nil, glucose, o.state, nil
+}
+
+func run(o options) error {
+	if o.keys == "" {
+		return errors.New("-keys is required")
+	}
+	keys, dev, err := loadKeys(o.keys)
 	if err != nil {
 		return err
 	}
-	board := hal.Board{Pump: pmp, Glucose: glucose, Clock: clock, Storage: st}
+	hb, radio, glucose, stateDir, err := devices(o)
+	if err != nil {
+		return err
+	}
 	cfg := firmware.Config{DeviceID: dev.ID, Pump: pump.DefaultConfig(pump.ProfileAdult)}
-	im, err := firmware.Boot(cfg, keys, board)
+	im, err := firmware.Boot(cfg, keys, hb)
 	if err != nil {
 		return err
 	}
@@ -107,20 +162,12 @@ func run(dir, stateDir, listen string, tick time.Duration) error {
 			return fmt.Errorf("programming limits: %v %s", err, out.Reason)
 		}
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(stateDir, "addr"), []byte(ln.Addr().String()), 0o600); err != nil {
-		return err
-	}
-	fmt.Printf("implant: %s listening on %s (log records %d, interrupted delivery: %v)\n", dev.ID, ln.Addr(), im.Recovery.Records, im.Interrupted)
 	go func() {
-		for range time.Tick(tick) {
+		for range time.Tick(o.tick) {
 			mu.Lock()
 			err := im.Tick()
 			if err == nil && im.State().Mode == pump.ModeDelivering {
-				err = im.DeliveryDone() // the simulated pump finishes a bolus within a tick
+				err = im.DeliveryDone() // the pump finishes a bolus within a tick (Deliver is synchronous)
 			}
 			mu.Unlock()
 			if err != nil {
@@ -128,17 +175,37 @@ func run(dir, stateDir, listen string, tick time.Duration) error {
 			}
 		}
 	}()
+	if radio != nil && !o.listenSet {
+		fmt.Printf("implant: %s on the serial radio (log records %d, interrupted delivery: %v)\n", dev.ID, im.Recovery.Records, im.Interrupted)
+		serve(radio, &mu, im, glucose)
+		return errors.New("serial radio closed")
+	}
+	if radio != nil {
+		go serve(radio, &mu, im, glucose)
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(stateDir, "addr"), []byte(ln.Addr().String()), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf("implant: %s listening on %s (log records %d, interrupted delivery: %v)\n", dev.ID, ln.Addr(), im.Recovery.Records, im.Interrupted)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return err
 		}
-		go serve(c, &mu, im, glucose)
+		go func() {
+			defer c.Close()
+			serve(c, &mu, im, glucose)
+		}()
 	}
 }
 
-func serve(c net.Conn, mu *sync.Mutex, im *firmware.Implant, glucose *sim.Glucose) {
-	defer c.Close()
+// serve answers link messages on one stream (a TCP connection or the
+// serial port) until it fails.
+func serve(c io.ReadWriter, mu *sync.Mutex, im *firmware.Implant, glucose *sim.Glucose) {
 	for {
 		typ, payload, err := link.Read(c)
 		if err != nil {
@@ -176,6 +243,9 @@ func handle(typ byte, payload []byte, im *firmware.Implant, glucose *sim.Glucose
 	case link.TypeTelemetry:
 		return im.Telemetry()
 	case link.TypeSimulate:
+		if glucose == nil {
+			return nil, errors.New("simulate: no simulated sensor on this HAL")
+		}
 		v, err := strconv.Atoi(string(payload))
 		if err != nil {
 			return nil, fmt.Errorf("simulate: %w", err)

@@ -1,0 +1,388 @@
+// Package fwcheck drives a built implant binary over its wire protocol, as
+// the relay and the clinician's controller would, and checks the firmware's
+// decisions per requirement class: a valid signed command is executed; a
+// replayed, expired, unknown-key or bit-flipped one is refused before the
+// kernel; an over-limit bolus is refused; a forged "within" verdict is
+// refused by the kernel's exact check. It also runs the binary's power-on
+// self-test.
+//
+// The binary may run under an emulator (qemu-aarch64-static for the arm64
+// board image): the checks only see its radio link (a loopback TCP port),
+// so they test the very artefact that ships. fwcheck never touches the
+// implant's state directly.
+package fwcheck
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/implantfhe/implantfhe/controller"
+	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/firmware"
+	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/kernel/pump"
+	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/link"
+	"github.com/implantfhe/implantfhe/provision"
+	"github.com/implantfhe/implantfhe/relay"
+	"github.com/implantfhe/implantfhe/wire"
+)
+
+// Device is the device ID fwcheck provisions.
+const Device = "pump-conformance"
+
+// maxBolus is the limit the relay holds encrypted and the implant holds in
+// its provisioned limits (cmd/implant: 5.00 U).
+const maxBolus = 500
+
+// ErrStart: the implant did not come up.
+var ErrStart = errors.New("fwcheck: implant did not start")
+
+// Target is a binary to check.
+type Target struct {
+	// Name labels the results ("linux/arm64 under qemu").
+	Name   string
+	Binary string
+	// Emulator, if set, runs the binary (qemu-aarch64-static).
+	Emulator string
+	// StartTimeout bounds the boot (longer under emulation).
+	StartTimeout time.Duration
+}
+
+// Check is the result of one scripted exchange.
+type Check struct {
+	Target       string
+	Name         string
+	Requirements []string
+	Expected     string
+	Got          string
+	Detail       string
+	Pass         bool
+}
+
+func (t Target) command(ctx context.Context, args ...string) *exec.Cmd {
+	if t.Emulator != "" {
+		return exec.CommandContext(ctx, t.Emulator, append([]string{t.Binary}, args...)...)
+	}
+	return exec.CommandContext(ctx, t.Binary, args...)
+}
+
+// Provision writes keys for Device with the given parameter set under dir.
+func Provision(dir string, set fhe.ParamSet) error {
+	return provision.Generate(dir, Device, set, nil)
+}
+
+// Run provisions nothing: keys is a directory written by Provision, work an
+// empty directory for the implant's state. It returns one Check per
+// scripted exchange; an error means the run could not be carried out.
+func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
+	if t.StartTimeout == 0 {
+		t.StartTimeout = 60 * time.Second
+	}
+	var checks []Check
+	add := func(name string, reqs []string, expected, got, detail string) {
+		checks = append(checks, Check{Target: t.Name, Name: name, Requirements: reqs, Expected: expected,
+			Got: got, Detail: detail, Pass: got == expected})
+	}
+
+	out, err := t.command(ctx, "-selftest", "-keys", filepath.Join(keys, "implant")).CombinedOutput()
+	got := "exit 0"
+	if err != nil {
+		got = "failed: " + err.Error()
+	}
+	add("power-on self-test (crypto KATs, keys, HAL, kernel script)", nil, "exit 0", got, lastLine(string(out)))
+
+	p, err := loadParties(keys)
+	if err != nil {
+		return checks, err
+	}
+	proc, err := start(ctx, t, keys, filepath.Join(work, "state"))
+	if err != nil {
+		return checks, err
+	}
+	defer proc.stop()
+	conn, err := net.Dial("tcp", proc.addr)
+	if err != nil {
+		return checks, err
+	}
+	defer conn.Close()
+	s := &session{conn: conn, p: p, counter: 1000}
+	if err := s.syncTime(); err != nil {
+		return checks, err
+	}
+
+	good, err := s.viaRelay(pump.CmdBolus, 100)
+	if err != nil {
+		return checks, err
+	}
+	got, detail := s.send(good.Bundle)
+	add("signed in-limit bolus 1.00 U", []string{"CMD-AUTH", "PUMP-MAX-BOLUS"}, "executed", got, detail)
+
+	over, err := s.viaRelay(pump.CmdBolus, 800)
+	if err != nil {
+		return checks, err
+	}
+	got, detail = s.send(over.Bundle)
+	add("over-limit bolus 8.00 U", []string{"PUMP-MAX-BOLUS"}, "refused by kernel: bolus-over-max", got, detail)
+
+	got, detail = s.send(good.Bundle)
+	add("replay of the executed bundle", []string{"CMD-REPLAY"}, "refused by implant", got, detail)
+
+	s.counter++
+	old, err := p.ctl.Command(pump.CmdBolus, s.counter, s.now-10*units.Minute, 100)
+	if err != nil {
+		return checks, err
+	}
+	raw, err := rawBundle(old)
+	if err != nil {
+		return checks, err
+	}
+	got, detail = s.send(raw)
+	add("expired command (issued 10 min ago, valid 1 min)", []string{"CMD-EXPIRY"}, "refused by implant", got, detail)
+
+	stranger, err := wire.GenerateSigningKey(guard.RoleClinician, rand.Reader)
+	if err != nil {
+		return checks, err
+	}
+	evil := *p.ctl
+	evil.Signer = stranger
+	s.counter++
+	unk, err := evil.Command(pump.CmdBolus, s.counter, s.now, 100)
+	if err != nil {
+		return checks, err
+	}
+	if raw, err = rawBundle(unk); err != nil {
+		return checks, err
+	}
+	got, detail = s.send(raw)
+	add("command signed by an unknown key", []string{"CMD-AUTH"}, "refused by implant", got, detail)
+
+	flip, err := s.viaRelay(pump.CmdBolus, 100)
+	if err != nil {
+		return checks, err
+	}
+	flipped := append([]byte(nil), flip.Bundle...)
+	flipped[len(flipped)/2] ^= 0x04
+	got, detail = s.send(flipped)
+	add("bundle with one flipped bit", []string{"CMD-AUTH"}, "refused by implant", got, detail)
+
+	// A relay that compares against a forged higher limit says "within"
+	// for 8.00 U; the kernel's exact check must refuse.
+	forged, err := s.withLimit(6000, func() (*relay.Result, error) { return s.viaRelay(pump.CmdBolus, 800) })
+	if err != nil {
+		return checks, err
+	}
+	got, detail = s.send(forged.Bundle)
+	add("relay forges a 'within' verdict for 8.00 U", []string{"CMD-VERDICT", "PUMP-MAX-BOLUS"}, "refused by kernel: verdict-mismatch", got, detail)
+	return checks, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+type parties struct {
+	ctl *controller.Controller
+	dev *relay.Device
+}
+
+func loadParties(keys string) (*parties, error) {
+	clinic, rdir := filepath.Join(keys, "clinic"), filepath.Join(keys, "relay")
+	signer, err := provision.ReadSigningKey(clinic, "clinician.key")
+	if err != nil {
+		return nil, err
+	}
+	b, err := provision.ReadFile(clinic, "fhe-implant.pk")
+	if err != nil {
+		return nil, err
+	}
+	pk, err := fhe.UnmarshalPublicKey(b)
+	if err != nil {
+		return nil, err
+	}
+	bind, err := provision.ReadFile(clinic, "bind.key")
+	if err != nil {
+		return nil, err
+	}
+	if b, err = provision.ReadFile(rdir, "fhe-implant.relay"); err != nil {
+		return nil, err
+	}
+	rk, err := fhe.UnmarshalRelayKeys(b)
+	if err != nil {
+		return nil, err
+	}
+	rsign, err := provision.ReadSigningKey(rdir, "relay.key")
+	if err != nil {
+		return nil, err
+	}
+	trust, _, err := provision.ReadTrust(rdir)
+	if err != nil {
+		return nil, err
+	}
+	p := &parties{
+		ctl: &controller.Controller{DeviceID: Device, Signer: signer, Implant: pk, BindKey: bind, ValidityMs: 60_000},
+		dev: &relay.Device{ID: Device, Eval: fhe.NewRelay(rk), Signer: rsign, MaxCmdAge: 300_000,
+			Verifier: wire.Verifier{DeviceID: Device, Trust: trust, MaxFrame: wire.MaxFrame}},
+	}
+	lim, err := p.ctl.EncryptLimits(pump.CmdBolus, maxBolus)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.dev.SetLimits(pump.CmdBolus, lim)
+}
+
+type process struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func start(ctx context.Context, t Target, keys, state string) (*process, error) {
+	c := t.command(ctx, "-keys", filepath.Join(keys, "implant"), "-state", state, "-tick", "50ms")
+	out, err := c.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	c.Stderr = os.Stderr
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if i := strings.Index(sc.Text(), "listening on "); i >= 0 {
+				addr <- strings.Fields(sc.Text()[i+len("listening on "):])[0]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return &process{cmd: c, addr: a}, nil
+	case <-time.After(t.StartTimeout):
+		_ = c.Process.Kill()
+		_ = c.Wait()
+		return nil, fmt.Errorf("%w within %s: %s", ErrStart, t.StartTimeout, t.Binary)
+	}
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}
+
+type session struct {
+	conn    net.Conn
+	p       *parties
+	counter uint64
+	now     units.Millis
+}
+
+func (s *session) call(typ byte, payload []byte) ([]byte, error) {
+	if err := s.conn.SetDeadline(time.Now().Add(2 * time.Minute)); err != nil {
+		return nil, err
+	}
+	if err := link.Write(s.conn, typ, payload); err != nil {
+		return nil, err
+	}
+	rt, reply, err := link.Read(s.conn)
+	if err != nil {
+		return nil, err
+	}
+	if rt != link.TypeReply {
+		return nil, fmt.Errorf("implant: %s", reply)
+	}
+	return reply, nil
+}
+
+// syncTime reads the implant's clock from a status acknowledgement.
+func (s *session) syncTime() error {
+	st, err := s.call(link.TypeStatus, nil)
+	if err != nil {
+		return err
+	}
+	e, err := wire.Decode(st, wire.MaxFrame)
+	if err != nil {
+		return err
+	}
+	s.now = units.Millis(e.Header.IssuedAtMs)
+	return nil
+}
+
+// viaRelay builds a command as the controller and processes it as the relay.
+func (s *session) viaRelay(kind pump.CommandKind, value int64) (*relay.Result, error) {
+	if err := s.syncTime(); err != nil {
+		return nil, err
+	}
+	s.counter++
+	env, err := s.p.ctl.Command(kind, s.counter, s.now, value)
+	if err != nil {
+		return nil, err
+	}
+	f, err := env.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return s.p.dev.Process(f, int64(s.now))
+}
+
+// withLimit runs f while the relay compares against a different (forged)
+// limit, then restores the real one.
+func (s *session) withLimit(limit int64, f func() (*relay.Result, error)) (*relay.Result, error) {
+	forged, err := s.p.ctl.EncryptLimits(pump.CmdBolus, limit)
+	if err != nil {
+		return nil, err
+	}
+	real, err := s.p.ctl.EncryptLimits(pump.CmdBolus, maxBolus)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.p.dev.SetLimits(pump.CmdBolus, forged); err != nil {
+		return nil, err
+	}
+	res, ferr := f()
+	return res, errors.Join(ferr, s.p.dev.SetLimits(pump.CmdBolus, real))
+}
+
+// send delivers a radio bundle and describes the implant's answer as
+// "executed", "refused by kernel: <reason>" or "refused by implant".
+func (s *session) send(bundle []byte) (string, string) {
+	ack, err := s.call(link.TypeBundle, bundle)
+	if err != nil {
+		return "error", err.Error()
+	}
+	e, err := wire.Decode(ack, wire.MaxFrame)
+	if err != nil {
+		return "error", "ack: " + err.Error()
+	}
+	rec, err := firmware.DecodeRecord(e.Body)
+	if err != nil {
+		return "error", "ack record: " + err.Error()
+	}
+	switch {
+	case rec.Type == firmware.RecRefused:
+		return "refused by implant", rec.Error
+	case rec.Accepted:
+		return "executed", fmt.Sprintf("delivered %v (0.01 U)", rec.Deliver)
+	}
+	return "refused by kernel: " + rec.Reason, strings.Join(rec.Alerts, ",")
+}
+
+// rawBundle is the radio bundle an attacker on the radio could send: a
+// detached command with no verdict.
+func rawBundle(env *wire.Envelope) ([]byte, error) {
+	cf, err := env.Detached().Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return (&wire.Bundle{Command: cf}).Marshal()
+}
