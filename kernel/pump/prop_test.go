@@ -40,17 +40,26 @@ func propConfig() pump.Config {
 	return c
 }
 
+// genLimits draws programmable limits, out of range in about one case in
+// seven (PUMP-LIMITS-RANGE refusals), so that most sequences run programmed.
 func genLimits(t *rapid.T, cfg *pump.Config) pump.Limits {
 	h, _ := pump.Hard(cfg.Profile)
 	l := pump.Limits{
-		MaxBolus:         units.CentiUnits(rapid.IntRange(5, int(h.MaxBolus)+50).Draw(t, "maxBolus")),
-		MaxBasal:         units.CentiUnitsPerHour(rapid.IntRange(1, int(h.MaxBasal)+50).Draw(t, "maxBasal")),
-		MaxIOB:           units.CentiUnits(rapid.IntRange(1, int(h.MaxIOB)+50).Draw(t, "maxIOB")),
+		MaxBolus:         units.CentiUnits(rapid.IntRange(int(pump.MinProgrammableMaxBolus), int(h.MaxBolus)).Draw(t, "maxBolus")),
+		MaxBasal:         units.CentiUnitsPerHour(rapid.IntRange(1, int(h.MaxBasal)).Draw(t, "maxBasal")),
+		MaxIOB:           units.CentiUnits(rapid.IntRange(1, int(h.MaxIOB)).Draw(t, "maxIOB")),
 		MaxDaily:         units.CentiUnits(rapid.IntRange(1, 3000).Draw(t, "maxDaily")),
-		MinBolusInterval: units.Millis(rapid.IntRange(-1, 60).Draw(t, "intervalMin")) * units.Minute,
-		SuspendBelow:     units.MgDL(rapid.IntRange(60, 115).Draw(t, "suspendBelow")),
+		MinBolusInterval: units.Millis(rapid.IntRange(0, 60).Draw(t, "intervalMin")) * units.Minute,
+		SuspendBelow:     units.MgDL(rapid.IntRange(int(pump.MinSuspendBelow), int(pump.MaxSuspendBelow)).Draw(t, "suspendBelow")),
 	}
-	l.ScheduledBasal = units.CentiUnitsPerHour(rapid.IntRange(0, int(l.MaxBasal)+10).Draw(t, "scheduled"))
+	l.ScheduledBasal = units.CentiUnitsPerHour(rapid.IntRange(0, int(l.MaxBasal)).Draw(t, "scheduled"))
+	if pct(t, "wildLimits") >= 86 {
+		l.MaxBolus = units.CentiUnits(rapid.IntRange(0, int(h.MaxBolus)+50).Draw(t, "wildMaxBolus"))
+		l.MaxIOB = units.CentiUnits(rapid.IntRange(0, int(h.MaxIOB)+50).Draw(t, "wildMaxIOB"))
+		l.MinBolusInterval = units.Millis(rapid.IntRange(-1, 60).Draw(t, "wildInterval")) * units.Minute
+		l.SuspendBelow = units.MgDL(rapid.IntRange(60, 115).Draw(t, "wildSuspend"))
+		l.ScheduledBasal = units.CentiUnitsPerHour(rapid.IntRange(0, int(l.MaxBasal)+10).Draw(t, "wildScheduled"))
+	}
 	return l
 }
 
@@ -91,6 +100,11 @@ func genInput(t *rapid.T, cfg *pump.Config, s pump.State, maxCtr uint64) pump.In
 		switch h := pct(t, "hal"); {
 		case h < 50:
 			in.HAL = pump.HALDeliveryDone
+		case h < 65:
+			// A nearly empty reservoir, so that PUMP-RESERVOIR refusals and
+			// empty-reservoir alarms are reached often.
+			in.HAL = pump.HALReservoir
+			in.ReservoirCU = units.CentiUnits(rapid.IntRange(0, 30).Draw(t, "lowReservoir"))
 		case h < 80:
 			in.HAL = pump.HALReservoir
 			in.ReservoirCU = units.CentiUnits(rapid.IntRange(-1, 1500).Draw(t, "reservoir"))
