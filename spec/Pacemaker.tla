@@ -7,6 +7,11 @@
 (* rates in ppm; intervals are checked with products (I * LRL <= 60000,    *)
 (* I * URL >= 60000) as in model/pacerinv.                                 *)
 (*                                                                         *)
+(* The relay compares a program's LRL and URL homomorphically with the    *)
+(* patient's encrypted limits (a minimum LRL and a maximum URL set by the  *)
+(* clinician); the kernel makes the same comparison exactly (the verdict   *)
+(* rule), then its own Table 7 and cross-parameter checks.                 *)
+(*                                                                         *)
 (* Modes: Off, VVI, DDD (AAI, AOO, VOO, DOO behave as the single- or dual- *)
 (* chamber case of these).  Operating states: por, permanent, fault.       *)
 (* lastStep records the last input and the ghost facts the invariants need *)
@@ -19,6 +24,7 @@ CONSTANTS
     MaxTime,       \* horizon
     Programs,      \* programs a command may carry (records, see Params)
     Verdicts,      \* verdicts a command may carry
+    LimitSets,     \* patient limits a set-limits command may carry
     VBlankMs       \* ventricular blanking after an atrial pace
 
 VARIABLES
@@ -28,9 +34,10 @@ VARIABLES
     pending,       \* program waiting for a safe point, or NoProgram
     now, lastV, lastA, lastAPace, avPending,
     lastCounter,   \* guard.State
+    limits,        \* the patient's limits [minLRL, maxURL]
     lastStep       \* ghost: facts about the last transition
 
-vars == <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter, lastStep>>
+vars == <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter, limits, lastStep>>
 
 -----------------------------------------------------------------------------
 MsPerMinute == 60000
@@ -60,9 +67,18 @@ Pacable(p) ==
     /\ p.mode \in {"VVI", "DDD"} => Fits(p.vrp, p)
     /\ p.mode = "DDD" => Fits(p.av + p.pvarp, p)
 
+\* Patient limits: a Table 7 LRL below a Table 7 URL; the full range at power-on.
+FullLimits == [minLRL |-> 30, maxURL |-> 175]
+LimitsValid(l) == l.minLRL \in LRLValues /\ l.maxURL \in URLValues /\ l.minLRL < l.maxURL
+\* The relay's homomorphic comparison, computed exactly (kernel exactCheck).
+WithinLimits(p, l) == p.lrl >= l.minLRL /\ p.url <= l.maxURL
+\* Every stored program (permanent, pending) lies within l.
+StoredWithin(l) == WithinLimits(perm, l) /\ (pending # NoProgram => WithinLimits(pending, l))
+
 Safe == [mode |-> "VVI", lrl |-> 65, url |-> 120, av |-> 150, vrp |-> 320, pvarp |-> 250, vamp |-> 50]
 
 ASSUME Programmable(Safe) /\ Pacable(Safe) /\ TickMs > 0 /\ VBlankMs >= 0
+ASSUME LimitsValid(FullLimits) /\ WithinLimits(Safe, FullLimits)
 
 -----------------------------------------------------------------------------
 (* Timing, as kernel/pacer/state.go. *)
@@ -80,12 +96,14 @@ Wake == LET c == {t \in {ADue, VDue} : t > now} IN
 
 NoFacts == [paced |-> "none", interval |-> 0, vInterval |-> 0, refractory |-> FALSE,
             changed |-> FALSE, safePoint |-> TRUE, fault |-> FALSE, accepted |-> FALSE,
-            signed |-> TRUE, fresh |-> TRUE, inTime |-> TRUE, verdictOk |-> TRUE, pre |-> Safe]
+            signed |-> TRUE, fresh |-> TRUE, inTime |-> TRUE, verdictOk |-> TRUE,
+            inLimits |-> TRUE, pre |-> Safe]
 
 Init ==
     /\ op = "por" /\ active = Safe /\ perm = Safe /\ pending = NoProgram
     /\ now = 0 /\ lastV = 0 /\ lastA = 0 /\ lastAPace = 0 /\ avPending = FALSE
     /\ lastCounter = 0
+    /\ limits = FullLimits
     /\ lastStep = NoFacts
 
 \* A cycle start in the ventricle: pending programs take effect here.
@@ -97,17 +115,17 @@ Tick ==
     /\ LET t == IF Wake < now + TickMs THEN Wake ELSE now + TickMs IN
        IF active.mode = "DDD" /\ ADue # -1 /\ ADue <= t THEN
             /\ now' = t /\ lastA' = t /\ lastAPace' = t /\ avPending' = TRUE
-            /\ UNCHANGED <<op, active, perm, pending, lastV, lastCounter>>
+            /\ UNCHANGED <<op, active, perm, pending, lastV, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.paced = "A", !.pre = active]
        ELSE IF active.mode # "Off" /\ VDue # -1 /\ VDue <= t THEN
             /\ now' = t /\ lastV' = t /\ avPending' = FALSE
             /\ active' = Apply /\ perm' = Apply /\ pending' = NoProgram
             /\ op' = IF pending # NoProgram THEN "permanent" ELSE op
-            /\ UNCHANGED <<lastA, lastAPace, lastCounter>>
+            /\ UNCHANGED <<lastA, lastAPace, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.paced = "V", !.vInterval = t - lastV,
                             !.changed = (Apply # active), !.pre = active]
        ELSE /\ now' = t
-            /\ UNCHANGED <<op, active, perm, pending, lastV, lastA, lastAPace, avPending, lastCounter>>
+            /\ UNCHANGED <<op, active, perm, pending, lastV, lastA, lastAPace, avPending, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.pre = active]
 
 VRefractory == active.mode \notin {"VVI", "DDD"} \/ now - lastV < active.vrp
@@ -116,36 +134,50 @@ ARefractory == active.mode # "DDD" \/ avPending \/ now - lastV < active.pvarp
 
 SenseV ==
     /\ IF VRefractory
-       THEN /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter>>
+       THEN /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.refractory = TRUE, !.pre = active]
        ELSE /\ lastV' = now /\ avPending' = FALSE
             /\ active' = Apply /\ perm' = Apply /\ pending' = NoProgram
             /\ op' = IF pending # NoProgram THEN "permanent" ELSE op
-            /\ UNCHANGED <<now, lastA, lastAPace, lastCounter>>
+            /\ UNCHANGED <<now, lastA, lastAPace, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.changed = (Apply # active), !.pre = active]
 
 SenseA ==
     /\ IF ARefractory
-       THEN /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter>>
+       THEN /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.refractory = TRUE, !.pre = active]
        ELSE /\ lastA' = now /\ avPending' = TRUE
-            /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastAPace, lastCounter>>
+            /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastAPace, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.pre = active]
 
 \* A command: admitted (guard.Admit) only if signed by the clinician, fresh
-\* and in time; then taken only if the verdict agrees with the exact check.
+\* and in time; then taken only if the verdict agrees with the exact check
+\* (the patient's limits) and the program passes Table 7 and the
+\* cross-parameter rules, which the relay cannot check.
 Command(p, v, signed, fresh, inTime) ==
-    LET exact == Programmable(p) /\ Pacable(p)
+    LET exact == WithinLimits(p, limits)
         ok == signed /\ fresh /\ inTime /\ op # "fault" /\ v = "within" /\ exact
+              /\ Programmable(p) /\ Pacable(p)
     IN /\ pending' = IF ok THEN p ELSE pending
        /\ lastCounter' = IF signed /\ fresh THEN lastCounter + 1 ELSE lastCounter
-       /\ UNCHANGED <<op, active, perm, now, lastV, lastA, lastAPace, avPending>>
+       /\ UNCHANGED <<op, active, perm, now, lastV, lastA, lastAPace, avPending, limits>>
        /\ lastStep' = [NoFacts EXCEPT !.accepted = ok, !.signed = signed, !.fresh = fresh,
-                       !.inTime = inTime, !.verdictOk = (v = "within" /\ exact), !.pre = active]
+                       !.inTime = inTime, !.verdictOk = (v = "within" /\ exact),
+                       !.inLimits = exact, !.pre = active]
+
+\* New patient limits: no verdict; taken at once if valid and every stored
+\* program lies within them (therapy never changes to fit new limits).
+SetLimits(l, signed, fresh, inTime) ==
+    LET ok == signed /\ fresh /\ inTime /\ op # "fault" /\ LimitsValid(l) /\ StoredWithin(l)
+    IN /\ limits' = IF ok THEN l ELSE limits
+       /\ lastCounter' = IF signed /\ fresh THEN lastCounter + 1 ELSE lastCounter
+       /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending>>
+       /\ lastStep' = [NoFacts EXCEPT !.accepted = ok, !.signed = signed, !.fresh = fresh,
+                       !.inTime = inTime, !.pre = active]
 
 Fault ==
     /\ op' = "fault" /\ active' = Safe /\ pending' = NoProgram
-    /\ UNCHANGED <<perm, now, lastV, lastA, lastAPace, avPending, lastCounter>>
+    /\ UNCHANGED <<perm, now, lastV, lastA, lastAPace, avPending, lastCounter, limits>>
     /\ lastStep' = [NoFacts EXCEPT !.fault = TRUE, !.pre = active]
 
 Next ==
@@ -153,6 +185,7 @@ Next ==
     \/ SenseV
     \/ SenseA
     \/ \E p \in Programs, v \in Verdicts, s \in BOOLEAN, f \in BOOLEAN, i \in BOOLEAN : Command(p, v, s, f, i)
+    \/ \E l \in LimitSets, s \in BOOLEAN, f \in BOOLEAN, i \in BOOLEAN : SetLimits(l, s, f, i)
     \/ Fault
 
 Spec == Init /\ [][Next]_vars
@@ -195,6 +228,15 @@ Inv_PACE_SAFE_POINT ==
 Inv_PACE_FAULT_SAFE ==
     /\ lastStep.fault => op = "fault" /\ active = Safe
     /\ op \in {"por", "fault"} => active = Safe
+
+\* PACE-PATIENT-LIMITS: a program is accepted only if its LRL is not below
+\* the patient's minimum LRL and its URL not above the maximum URL then in
+\* force; the limits are valid, and every stored program lies within them
+\* (limits that would exclude one are refused).
+Inv_PACE_PATIENT_LIMITS ==
+    /\ lastStep.accepted => lastStep.inLimits
+    /\ LimitsValid(limits)
+    /\ StoredWithin(limits)
 
 \* CMD-AUTH, CMD-REPLAY, CMD-EXPIRY, CMD-VERDICT: an accepted command was
 \* signed by the clinician, fresh, in time, and its verdict agreed.

@@ -135,6 +135,8 @@ func (d *demo) outcome(frame []byte, raw bool) (string, string) {
 	switch {
 	case a.Type == firmware.RecRefused:
 		return "refused by implant", firstLine(a.Error)
+	case a.Accepted && len(a.Deliver) == 0:
+		return "executed", "accepted, takes effect at the next safe point; " + detail
 	case a.Accepted:
 		return "executed", fmt.Sprintf("delivered %v cU; %s", a.Deliver, detail)
 	default:
@@ -220,6 +222,10 @@ func run(bin, setName string, keep bool, latency int) (int, error) {
 	if err := d.scenario(keys); err != nil {
 		return 0, err
 	}
+	if err := d.pacerSteps(bin, ps); err != nil {
+		return 0, err
+	}
+
 	if err := d.tw.Flush(); err != nil {
 		return 0, err
 	}

@@ -143,6 +143,12 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	if dev.Kind == provision.KindPacer {
+		if o.board != "" || o.state == "" {
+			return errors.New("the pacemaker firmware runs on the simulated HAL with -state (no board pacer loop yet)")
+		}
+		return runPacer(keys, dev, o.state, o.listen, o.tick)
+	}
 	hb, radio, glucose, stateDir, err := devices(o)
 	if err != nil {
 		return err

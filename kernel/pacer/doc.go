@@ -11,11 +11,16 @@
 // Power-On Reset, Permanent, Temporary, Pace-Now, Magnet and Fault.
 //
 // Requirement IDs checked here: PACE-PARAM-PROGRAMMABLE, PACE-CROSS-PARAM,
-// PACE-LRL, PACE-URL, PACE-REFRACTORY, PACE-SAFE-POINT, PACE-FAULT-SAFE, and
-// through kernel/guard CMD-AUTH, CMD-REPLAY, CMD-EXPIRY, CMD-VERDICT.
+// PACE-LRL, PACE-URL, PACE-REFRACTORY, PACE-SAFE-POINT, PACE-FAULT-SAFE,
+// PACE-PATIENT-LIMITS, and through kernel/guard CMD-AUTH, CMD-REPLAY,
+// CMD-EXPIRY, CMD-VERDICT.
 //
 // The package must never perform I/O, read a clock, start a goroutine, use
 // floating point in timing or limits, or allocate on the Step path
 // (BenchmarkStep shows 0 allocs/op). It never trusts the relay's verdict on
-// its own: its exact Table 7 check decides.
+// its own: the relay compares a program's LRL and URL homomorphically with
+// the patient's encrypted limits (State.Limits, set by CmdSetLimits), the
+// kernel makes the same comparison exactly (CMD-VERDICT: a disagreement is
+// an alert), and then applies its own Table 7 and cross-parameter checks,
+// which the relay cannot.
 package pacer

@@ -37,3 +37,8 @@ func (s *State) Due() (atrial units.Millis, haveA bool, ventricular units.Millis
 
 // EvTemporary is the pending event of a temporary program (State.PendingEv).
 const EvTemporary = evTemporary
+
+// LimitsCheck is the range check of patient limits that CmdSetLimits runs
+// before the stored programs are compared with them: OK, or
+// PacerParamNotProgrammable, or PacerCrossParam. PACE-PATIENT-LIMITS.
+func LimitsCheck(l Limits) reason.Code { return limitsCheck(l) }

@@ -79,7 +79,7 @@ func genInput(t *rapid.T, cfg *pacer.Config, s pacer.State, wake units.Millis, h
 		}
 	case k < 70:
 		in.Kind = pacer.InCommand
-		in.Cmd = genCommand(t, cfg, maxCtr, now)
+		in.Cmd = genCommand(t, cfg, &s, maxCtr, now)
 	case k < 80:
 		in.Kind = pacer.InHAL
 		switch h := pct(t, "hal"); {
@@ -103,10 +103,95 @@ func genInput(t *rapid.T, cfg *pacer.Config, s pacer.State, wake units.Millis, h
 }
 
 var kinds = []pacer.CommandKind{pacer.CmdProgram, pacer.CmdProgram, pacer.CmdProgram, pacer.CmdProgramTemporary,
-	pacer.CmdEndTemporary, pacer.CmdPaceNow, pacer.CmdNone, 200}
+	pacer.CmdEndTemporary, pacer.CmdPaceNow, pacer.CmdSetLimits, pacer.CmdNone, 200}
 
-func genCommand(t *rapid.T, cfg *pacer.Config, maxCtr uint64, now units.Millis) pacer.Command {
+// Table 7 rate values, for limits.
+var (
+	table7LRLs = func() (r []pacer.PPM) {
+		for v := pacer.PPM(30); v <= 175; v++ {
+			if v < 50 && v%5 == 0 || v >= 50 && v < 90 || v >= 90 && v%5 == 0 {
+				r = append(r, v)
+			}
+		}
+		return r
+	}()
+	table7URLs = func() (r []pacer.PPM) {
+		for v := pacer.PPM(50); v <= 175; v += 5 {
+			r = append(r, v)
+		}
+		return r
+	}()
+)
+
+// genLimits draws patient limits: usually ones that admit the stored
+// programs (so that they take), sometimes any Table 7 pair (which may
+// exclude them), rarely off Table 7 or inverted. PACE-PATIENT-LIMITS.
+func genLimits(t *rapid.T, s *pacer.State) pacer.Limits {
+	lo, hi := s.Perm.LRL, s.Perm.URL
+	if s.HavePending {
+		lo, hi = min(lo, s.Pending.LRL), max(hi, s.Pending.URL)
+	}
+	if s.Op == pacer.OpTemporary {
+		lo, hi = min(lo, s.Temp.LRL), max(hi, s.Temp.URL)
+	}
+	var mins, maxs []pacer.PPM
+	for _, v := range table7LRLs {
+		if v <= lo {
+			mins = append(mins, v)
+		}
+	}
+	for _, v := range table7URLs {
+		if v >= hi {
+			maxs = append(maxs, v)
+		}
+	}
+	var l pacer.Limits
+	switch r := pct(t, "limits"); {
+	case r < 60 && len(mins) > 0 && len(maxs) > 0:
+		// Tight around the stored programs, so that programs hit the edges.
+		l.MinLRL = mins[len(mins)-1-rapid.IntRange(0, min(3, len(mins)-1)).Draw(t, "minBelow")]
+		l.MaxURL = maxs[rapid.IntRange(0, min(3, len(maxs)-1)).Draw(t, "maxAbove")]
+	case r < 75 && len(mins) < len(table7LRLs):
+		// Just excluding the stored programs' lowest LRL.
+		l.MinLRL, l.MaxURL = table7LRLs[len(mins)], table7URLs[len(table7URLs)-1]
+	case r < 92:
+		l.MinLRL = rapid.SampledFrom(table7LRLs).Draw(t, "anyMin")
+		l.MaxURL = rapid.SampledFrom(table7URLs).Draw(t, "anyMax")
+	default:
+		l.MinLRL = pacer.PPM(rapid.IntRange(0, 200).Draw(t, "wildMin"))
+		l.MaxURL = pacer.PPM(rapid.IntRange(0, 200).Draw(t, "wildMax"))
+	}
+	return l
+}
+
+// nearLimit draws a value of grid within two steps of limit, or rarely one
+// just off it.
+func nearLimit(t *rapid.T, label string, grid []pacer.PPM, limit pacer.PPM) pacer.PPM {
+	if pct(t, label+"Off") >= 90 {
+		return limit + pacer.PPM(rapid.IntRange(-3, 3).Draw(t, label+"Delta"))
+	}
+	i := 0
+	for i < len(grid)-1 && grid[i] < limit {
+		i++
+	}
+	i += rapid.IntRange(-2, 2).Draw(t, label)
+	return grid[max(0, min(i, len(grid)-1))]
+}
+
+func genCommand(t *rapid.T, cfg *pacer.Config, s *pacer.State, maxCtr uint64, now units.Millis) pacer.Command {
 	c := pacer.Command{Kind: rapid.SampledFrom(kinds).Draw(t, "cmd"), Params: genParams(t)}
+	if c.Kind == pacer.CmdSetLimits {
+		c.Limits = genLimits(t, s)
+	}
+	// Programs around the patient's limits: on them, or a Table 7 step
+	// inside or outside them (now and then an off-grid value next to them).
+	lim := s.Limits
+	if pct(t, "edgeLRL") < 15 {
+		c.Params.LRL = nearLimit(t, "edgeLRLAt", table7LRLs, lim.MinLRL)
+	}
+	if pct(t, "edgeURL") < 15 {
+		c.Params.URL = nearLimit(t, "edgeURLAt", table7URLs, lim.MaxURL)
+	}
 	c.Header.Signer = guard.RoleClinician
 	if pct(t, "badSigner") >= 88 {
 		c.Header.Signer = guard.Role(rapid.IntRange(0, 6).Draw(t, "signer"))
@@ -131,10 +216,11 @@ func genCommand(t *rapid.T, cfg *pacer.Config, maxCtr uint64, now units.Millis) 
 	default:
 		c.Verdict = guard.Verdict(rapid.IntRange(3, 255).Draw(t, "wildVerdict"))
 	}
-	// An honest relay's verdict most of the time, so that programs go through.
+	// An honest relay's verdict most of the time, so that programs go
+	// through: the relay compares LRL and URL with the encrypted limits.
 	if pct(t, "honest") < 60 && c.Verdict != guard.VerdictAbsent {
 		c.Verdict = guard.VerdictOutside
-		if pacer.ParamsCheck(c.Params) == reason.OK {
+		if c.Params.LRL >= lim.MinLRL && c.Params.URL <= lim.MaxURL {
 			c.Verdict = guard.VerdictWithin
 		}
 	}
@@ -180,6 +266,7 @@ func TestProp_PACE_LRL(t *testing.T)                { prop(pacerinv.LRL)(t) }
 func TestProp_PACE_URL(t *testing.T)                { prop(pacerinv.URL)(t) }
 func TestProp_PACE_REFRACTORY(t *testing.T)         { prop(pacerinv.Refractory)(t) }
 func TestProp_PACE_SAFE_POINT(t *testing.T)         { prop(pacerinv.SafePoint)(t) }
+func TestProp_PACE_PATIENT_LIMITS(t *testing.T)     { prop(pacerinv.PatientLimits)(t) }
 func TestProp_CMD_AUTH(t *testing.T)                { prop(pacerinv.CmdAuth)(t) }
 func TestProp_CMD_REPLAY(t *testing.T)              { prop(pacerinv.CmdReplay)(t) }
 func TestProp_CMD_EXPIRY(t *testing.T)              { prop(pacerinv.CmdExpiry)(t) }
@@ -194,7 +281,7 @@ func TestProp_PACE_FAULT_SAFE(t *testing.T) {
 		cfg := pacer.DefaultConfig()
 		s := pacer.NewState()
 		s.NowMs = 5000
-		switch rapid.IntRange(0, 4).Draw(rt, "corruption") {
+		switch rapid.IntRange(0, 6).Draw(rt, "corruption") {
 		case 0:
 			s.Op = pacer.Op(rapid.IntRange(pacer.NumOps, 255).Draw(rt, "badOp"))
 		case 1:
@@ -205,6 +292,11 @@ func TestProp_PACE_FAULT_SAFE(t *testing.T) {
 			s.LastVMs = s.NowMs + units.Millis(rapid.IntRange(1, 1000).Draw(rt, "future"))
 		case 4:
 			s.AVPending = true
+		case 5:
+			// PACE-PATIENT-LIMITS: limits that exclude the permanent program.
+			s.Limits.MinLRL = s.Perm.LRL + 1
+		case 6:
+			s.Limits = pacer.Limits{MinLRL: pacer.PPM(rapid.IntRange(0, 29).Draw(rt, "badMin")), MaxURL: 175}
 		}
 		nxt, out := pacer.Step(&cfg, s, pacer.Input{Kind: pacer.InTick, NowMs: s.NowMs})
 		if nxt.Op != pacer.OpFault || nxt.Active != pacer.SafePowerOnReset || !hasAlert(out, reason.StateCorrupt) {
@@ -245,28 +337,34 @@ func TestObserverCoversEveryID(t *testing.T) {
 // generator paces both chambers, applies programs and meets every refusal.
 func TestPropGeneratorReachesTheRules(t *testing.T) {
 	seen := map[string]int{}
-	rapid.Check(t, func(rt *rapid.T) {
-		cfg := pacer.DefaultConfig()
-		s := pacer.NewState()
-		var out pacer.Outputs
-		for i := 0; i < 60; i++ {
-			s, out = pacer.Step(&cfg, s, genInput(rt, &cfg, s, out.WakeAtMs, out.HaveWake, s.Guard.LastCounter))
-			for _, o := range out.All() {
-				switch o.Kind {
-				case pacer.OutPace:
-					seen["pace "+o.Chamber.String()]++
-				case pacer.OutApplied:
-					seen["applied"]++
-				case pacer.OutDecision, pacer.OutAlert, pacer.OutEvent:
-					seen[o.Reason.String()]++
+	// Three rounds: rapid starts each round with small draws.
+	for round := 0; round < 3; round++ {
+		rapid.Check(t, func(rt *rapid.T) {
+			cfg := pacer.DefaultConfig()
+			s := pacer.NewState()
+			var out pacer.Outputs
+			for i := 0; i < 60; i++ {
+				s, out = pacer.Step(&cfg, s, genInput(rt, &cfg, s, out.WakeAtMs, out.HaveWake, s.Guard.LastCounter))
+				for _, o := range out.All() {
+					switch o.Kind {
+					case pacer.OutPace:
+						seen["pace "+o.Chamber.String()]++
+					case pacer.OutApplied:
+						seen["applied"]++
+					case pacer.OutDecision, pacer.OutAlert, pacer.OutEvent:
+						seen[o.Reason.String()]++
+					}
+					if o.Kind == pacer.OutDecision && o.Cmd == pacer.CmdSetLimits && o.Accepted {
+						seen["limits set"]++
+					}
 				}
+				seen[s.Active.Mode.String()]++
 			}
-			seen[s.Active.Mode.String()]++
-		}
-	})
+		})
+	}
 	for _, k := range []string{"pace A", "pace V", "applied", "pacer-refractory", "pacer-param-not-programmable",
 		"pacer-cross-param", "pacer-unsafe-point", "verdict-mismatch", "replay", "unauthenticated", "pacer-fault",
-		"watchdog", "clock-went-back", "DDD", "AAI", "VVI", "DOO"} {
+		"watchdog", "clock-went-back", "DDD", "AAI", "VVI", "DOO", "over-limit", "pacer-limits-exclude-current", "limits set"} {
 		if seen[k] == 0 {
 			t.Errorf("generator never produced %q (seen: %v)", k, seen)
 		}

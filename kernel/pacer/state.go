@@ -2,6 +2,7 @@ package pacer
 
 import (
 	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
 )
 
@@ -12,6 +13,10 @@ type State struct {
 	Perm   Params // the permanent program
 	Temp   Params // the temporary program, meaningful in OpTemporary
 	Active Params // the parameters in force; always activeFor(Op)
+
+	// Limits are the patient's limits: every stored program (Perm, Temp
+	// while temporary, Pending) lies within them. PACE-PATIENT-LIMITS.
+	Limits Limits
 
 	TempUntilMs units.Millis
 
@@ -39,9 +44,9 @@ type State struct {
 
 // NewState is a pacemaker that has just powered on: Power-On Reset, safe
 // VVI 65 (PACEMAKER spec §3.6), nominal permanent program, the first cycle
-// starting now.
+// starting now, the full Table 7 rate range as patient limits.
 func NewState() State {
-	return State{Op: OpPowerOnReset, Perm: Nominal, Active: SafePowerOnReset}
+	return State{Op: OpPowerOnReset, Perm: Nominal, Active: SafePowerOnReset, Limits: FullLimits}
 }
 
 // activeFor is the parameter set each operating state runs.
@@ -81,11 +86,31 @@ func (s *State) valid(cfg *Config) bool {
 			return false
 		}
 	}
+	// PACE-PATIENT-LIMITS: valid limits that every stored program lies within.
+	if limitsCheck(s.Limits) != reason.OK || !s.storedWithin(s.Limits) {
+		return false
+	}
 	if s.NowMs < 0 || s.LastVMs < 0 || s.LastAMs < 0 || s.LastAPaceMs < 0 ||
 		s.LastVMs > s.NowMs || s.LastAMs > s.NowMs || s.LastAPaceMs > s.NowMs {
 		return false
 	}
 	return !s.AVPending || s.Active.Mode.Dual()
+}
+
+// withinLimits is the relay's homomorphic comparison, computed exactly: the
+// program's LRL is not below the patient's minimum and its URL not above the
+// patient's maximum. PACE-PATIENT-LIMITS.
+func withinLimits(p *Params, l Limits) bool {
+	return p.LRL >= l.MinLRL && p.URL <= l.MaxURL
+}
+
+// storedWithin reports whether every stored program lies within l: the
+// permanent program, the temporary one while it runs, and a pending one.
+// PACE-PATIENT-LIMITS.
+func (s *State) storedWithin(l Limits) bool {
+	return withinLimits(&s.Perm, l) &&
+		(s.Op != OpTemporary || withinLimits(&s.Temp, l)) &&
+		(!s.HavePending || withinLimits(&s.Pending, l))
 }
 
 // atrialDue is when the next atrial pace is due, if one is scheduled.

@@ -60,6 +60,11 @@ func faultState(s State) State {
 	f.Guard = s.Guard
 	f.NowMs = max(s.NowMs, 0)
 	f.LastVMs, f.LastAMs, f.LastAPaceMs = f.NowMs, f.NowMs, f.NowMs
+	// The patient's limits survive if they are sound and admit the nominal
+	// program the fault state keeps; a fault accepts no command anyway.
+	if limitsCheck(s.Limits) == reason.OK && withinLimits(&f.Perm, s.Limits) {
+		f.Limits = s.Limits
+	}
 	return f
 }
 
@@ -239,14 +244,17 @@ func (s *State) decide(out *Outputs, c Command, why reason.Code) {
 // encrypted limits.
 func needsVerdict(k CommandKind) bool { return k == CmdProgram || k == CmdProgramTemporary }
 
-// exactCheck is the kernel's own exact check of a program's parameters: the
-// comparison the relay made homomorphically. A malformed command is refused
-// before any verdict is weighed.
-func exactCheck(cfg *Config, c Command) (within bool, why reason.Code) {
+// exactCheck is the kernel's own exact version of the comparison the relay
+// made homomorphically: the program's LRL and URL against the patient's
+// limits, nothing more (the relay cannot check Table 7 increments or
+// cross-parameter rules; paramsCheck does that after the verdict rule). A
+// malformed command is refused before any verdict is weighed.
+// PACE-PATIENT-LIMITS, CMD-VERDICT.
+func exactCheck(cfg *Config, lim Limits, c *Command) (within bool, why reason.Code) {
 	if c.Kind == CmdProgramTemporary && (c.DurationMs <= 0 || c.DurationMs > cfg.MaxTemporaryMs) {
 		return false, reason.ParamOutOfRange
 	}
-	return paramsCheck(c.Params) == reason.OK, reason.OK
+	return withinLimits(&c.Params, lim), reason.OK // PACE-PATIENT-LIMITS
 }
 
 func (s *State) command(cfg *Config, c Command, out *Outputs) {
@@ -265,16 +273,15 @@ func (s *State) command(cfg *Config, c Command, out *Outputs) {
 		return
 	}
 	if needsVerdict(c.Kind) {
-		exact, why := exactCheck(cfg, c)
+		exact, why := exactCheck(cfg, s.Limits, &c)
 		if why != reason.OK {
 			s.decide(out, c, why)
 			return
 		}
-		// CMD-VERDICT.
+		// CMD-VERDICT: the verdict and the exact limits check must agree;
+		// within both, or OverLimit (outside the patient's limits) when
+		// both say outside. Only a disagreement is an alert.
 		why, alert := guard.ApplyVerdict(c.Verdict, exact)
-		if why == reason.OverLimit {
-			why = paramsCheck(c.Params) // PACE-PARAM-PROGRAMMABLE or PACE-CROSS-PARAM
-		}
 		if alert {
 			out.add(Output{Kind: OutAlert, Reason: why})
 		}
@@ -282,14 +289,37 @@ func (s *State) command(cfg *Config, c Command, out *Outputs) {
 			s.decide(out, c, why)
 			return
 		}
+		// Then the kernel's own rules, which the relay cannot evaluate: a
+		// refusal here is no disagreement with the verdict, so no alert.
+		if why := paramsCheck(c.Params); why != reason.OK { // PACE-PARAM-PROGRAMMABLE, PACE-CROSS-PARAM
+			s.decide(out, c, why)
+			return
+		}
 	}
 	s.decide(out, c, s.execute(cfg, c, out))
+}
+
+// setLimits puts new patient limits in force at once, or refuses them: out
+// of Table 7's rate ranges, MinLRL not below MaxURL, or excluding a stored
+// program (the kernel never changes therapy on its own to fit new limits).
+// They change no pacing parameter. PACE-PATIENT-LIMITS.
+func (s *State) setLimits(l Limits) reason.Code {
+	if why := limitsCheck(l); why != reason.OK {
+		return why
+	}
+	if !s.storedWithin(l) {
+		return reason.PacerLimitsExcludeCurrent
+	}
+	s.Limits = l
+	return reason.OK
 }
 
 // execute carries out an admitted command whose parameters passed.
 func (s *State) execute(cfg *Config, c Command, out *Outputs) reason.Code {
 	ev := evProgram
 	switch c.Kind {
+	case CmdSetLimits:
+		return s.setLimits(c.Limits)
 	case CmdPaceNow:
 		// Pace-Now is the emergency exception to PACE-SAFE-POINT: it goes
 		// to the safe setting at once, dropping any pending program.

@@ -91,28 +91,30 @@ func TestPowerOnResetIsSafeVVI65(t *testing.T) {
 // values next to Table 7's edges and increments.
 func TestLRLOutOfTable7IsRefused(t *testing.T) {
 	cases := []struct {
-		lrl  pacer.PPM
-		want reason.Code
+		lrl      pacer.PPM
+		want     reason.Code
+		decision reason.Code // with an honest verdict against the full Table 7 limits
 	}{
-		{29, reason.PacerParamNotProgrammable},
-		{30, reason.OK},
-		{33, reason.PacerParamNotProgrammable}, // 30–50 in steps of 5
-		{51, reason.OK},                        // 50–90 in steps of 1
-		{89, reason.OK},
-		{91, reason.PacerParamNotProgrammable}, // 90–175 in steps of 5
-		{170, reason.OK},
-		{180, reason.PacerParamNotProgrammable},
+		{29, reason.PacerParamNotProgrammable, reason.OverLimit}, // below every patient's limits
+		{30, reason.OK, reason.OK},
+		{33, reason.PacerParamNotProgrammable, reason.PacerParamNotProgrammable}, // 30–50 in steps of 5
+		{51, reason.OK, reason.OK},                                               // 50–90 in steps of 1
+		{89, reason.OK, reason.OK},
+		{91, reason.PacerParamNotProgrammable, reason.PacerParamNotProgrammable}, // 90–175 in steps of 5
+		{170, reason.OK, reason.OK},
+		{180, reason.PacerParamNotProgrammable, reason.PacerParamNotProgrammable},
 	}
 	for _, c := range cases {
 		p := vvi(c.lrl, 175)
 		assert.Equal(t, c.want, pacer.ParamsCheck(p), "LRL %d", c.lrl)
 		r := newRig(t)
 		v := guard.VerdictWithin
-		if c.want != reason.OK {
+		if c.lrl < pacer.FullLimits.MinLRL {
 			v = guard.VerdictOutside
 		}
 		d := r.cmd(program(p, v))
-		assert.Equal(t, c.want, d.Reason, "LRL %d", c.lrl)
+		assert.Equal(t, c.decision, d.Reason, "LRL %d", c.lrl)
+		assert.False(t, hasAnyAlert(r.out), "LRL %d: an honest verdict raises no alert", c.lrl)
 	}
 }
 
@@ -166,7 +168,7 @@ func TestCrossParamRules(t *testing.T) {
 
 func TestLyingVerdictIsRefusedWithAlert(t *testing.T) {
 	r := newRig(t)
-	d := r.cmd(program(vvi(33, 120), guard.VerdictWithin))
+	d := r.cmd(program(vvi(29, 120), guard.VerdictWithin))
 	assert.False(t, d.Accepted)
 	assert.Equal(t, reason.VerdictMismatch, d.Reason)
 	assert.True(t, hasAlert(r.out, reason.VerdictMismatch))
@@ -174,6 +176,160 @@ func TestLyingVerdictIsRefusedWithAlert(t *testing.T) {
 	assert.Equal(t, reason.VerdictMismatch, d.Reason)
 	d = r.cmd(program(vvi(60, 120), guard.VerdictAbsent))
 	assert.Equal(t, reason.NoVerdict, d.Reason)
+}
+
+// TestPatientLimitsVerdictRule: PACE-PATIENT-LIMITS and CMD-VERDICT. The
+// exact check is the relay's comparison with the patient's limits; Table 7
+// and cross-parameter refusals come after it, without an alert.
+func TestPatientLimitsVerdictRule(t *testing.T) {
+	lim := pacer.Limits{MinLRL: 60, MaxURL: 120}
+	temp := func(p pacer.Params, v guard.Verdict) pacer.Command {
+		return pacer.Command{Kind: pacer.CmdProgramTemporary, Params: p, Verdict: v, DurationMs: 5000}
+	}
+	cases := []struct {
+		name  string
+		cmd   pacer.Command
+		want  reason.Code
+		alert bool
+	}{
+		{"in limits, verdict within", program(vvi(60, 120), guard.VerdictWithin), reason.OK, false},
+		{"in limits, verdict within (LRL 90, URL 100)", program(vvi(90, 100), guard.VerdictWithin), reason.OK, false},
+		{"LRL below MinLRL, verdict outside", program(vvi(55, 120), guard.VerdictOutside), reason.OverLimit, false},
+		{"URL above MaxURL, verdict outside", program(vvi(60, 125), guard.VerdictOutside), reason.OverLimit, false},
+		{"LRL below MinLRL, lying verdict within", program(vvi(55, 120), guard.VerdictWithin), reason.VerdictMismatch, true},
+		{"URL above MaxURL, lying verdict within", program(vvi(60, 125), guard.VerdictWithin), reason.VerdictMismatch, true},
+		{"in limits, lying verdict outside", program(vvi(60, 120), guard.VerdictOutside), reason.VerdictMismatch, true},
+		{"in limits, verdict absent", program(vvi(60, 120), guard.VerdictAbsent), reason.NoVerdict, false},
+		{"LRL 91 off Table 7 increments, honest within", program(vvi(91, 120), guard.VerdictWithin), reason.PacerParamNotProgrammable, false},
+		{"URL 117 off Table 7 increments, honest within", program(vvi(60, 117), guard.VerdictWithin), reason.PacerParamNotProgrammable, false},
+		{"AV 75 off Table 7 increments, honest within", program(func() pacer.Params { p := pacer.Nominal; p.AVDelayMs = 75; return p }(), guard.VerdictWithin), reason.PacerParamNotProgrammable, false},
+		{"LRL above URL, honest within", program(vvi(100, 90), guard.VerdictWithin), reason.PacerCrossParam, false},
+		{"temporary in limits, verdict within", temp(vvi(80, 120), guard.VerdictWithin), reason.OK, false},
+		{"temporary below MinLRL, verdict outside", temp(vvi(50, 120), guard.VerdictOutside), reason.OverLimit, false},
+		{"temporary below MinLRL, lying verdict within", temp(vvi(50, 120), guard.VerdictWithin), reason.VerdictMismatch, true},
+		{"temporary off Table 7, honest within", temp(vvi(60, 118), guard.VerdictWithin), reason.PacerParamNotProgrammable, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t)
+			require.True(t, r.cmd(pacer.Command{Kind: pacer.CmdSetLimits, Limits: lim}).Accepted)
+			if c.cmd.Kind == pacer.CmdProgramTemporary {
+				require.True(t, r.cmd(program(vvi(60, 120), guard.VerdictWithin)).Accepted)
+				r.runUntilApplied()
+			}
+			before := r.s
+			d := r.cmd(c.cmd)
+			assert.Equal(t, c.want, d.Reason)
+			assert.Equal(t, c.want == reason.OK, d.Accepted)
+			assert.Equal(t, c.alert, hasAlert(r.out, reason.VerdictMismatch), "verdict-mismatch alert")
+			assert.Equal(t, c.alert, hasAnyAlert(r.out), "any alert")
+			if !d.Accepted {
+				assert.Equal(t, before.HavePending, r.s.HavePending, "a refused program leaves nothing pending")
+			} else {
+				assert.Equal(t, c.cmd.Params, r.s.Pending)
+			}
+		})
+	}
+}
+
+// TestSetLimitsRangeChecks: PACE-PATIENT-LIMITS. New limits are Table 7
+// rates with MinLRL < MaxURL, need no verdict, take effect at once, change
+// no pacing parameter, and are refused if they exclude a stored program.
+func TestSetLimitsRangeChecks(t *testing.T) {
+	// The permanent program is Nominal: DDD 60/120.
+	cases := []struct {
+		name string
+		l    pacer.Limits
+		want reason.Code
+	}{
+		{"full Table 7 range", pacer.Limits{MinLRL: 30, MaxURL: 175}, reason.OK},
+		{"exactly the permanent program", pacer.Limits{MinLRL: 60, MaxURL: 120}, reason.OK},
+		{"around it", pacer.Limits{MinLRL: 45, MaxURL: 150}, reason.OK},
+		{"MinLRL 33 off Table 7", pacer.Limits{MinLRL: 33, MaxURL: 175}, reason.PacerParamNotProgrammable},
+		{"MinLRL 29 below Table 7", pacer.Limits{MinLRL: 29, MaxURL: 175}, reason.PacerParamNotProgrammable},
+		{"MinLRL 0", pacer.Limits{MinLRL: 0, MaxURL: 175}, reason.PacerParamNotProgrammable},
+		{"MaxURL 177 off Table 7", pacer.Limits{MinLRL: 30, MaxURL: 177}, reason.PacerParamNotProgrammable},
+		{"MaxURL 180 above Table 7", pacer.Limits{MinLRL: 30, MaxURL: 180}, reason.PacerParamNotProgrammable},
+		{"MaxURL 45 below Table 7", pacer.Limits{MinLRL: 30, MaxURL: 45}, reason.PacerParamNotProgrammable},
+		{"MinLRL = MaxURL", pacer.Limits{MinLRL: 120, MaxURL: 120}, reason.PacerCrossParam},
+		{"MinLRL above MaxURL", pacer.Limits{MinLRL: 150, MaxURL: 100}, reason.PacerCrossParam},
+		{"MinLRL above the permanent LRL", pacer.Limits{MinLRL: 61, MaxURL: 175}, reason.PacerLimitsExcludeCurrent},
+		{"MaxURL below the permanent URL", pacer.Limits{MinLRL: 30, MaxURL: 115}, reason.PacerLimitsExcludeCurrent},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			assert.Equal(t, c.want == reason.OK || c.want == reason.PacerLimitsExcludeCurrent, pacer.LimitsCheck(c.l) == reason.OK)
+			r := newRig(t)
+			r.at(500) // mid-cycle: limits still take effect at once
+			before := r.s
+			d := r.cmd(pacer.Command{Kind: pacer.CmdSetLimits, Limits: c.l}) // no verdict needed
+			assert.Equal(t, c.want, d.Reason)
+			assert.Equal(t, c.want == reason.OK, d.Accepted)
+			assert.False(t, hasAnyAlert(r.out))
+			if d.Accepted {
+				assert.Equal(t, c.l, r.s.Limits, "in force at once")
+			} else {
+				assert.Equal(t, pacer.FullLimits, r.s.Limits, "refused limits change nothing")
+			}
+			// No pacing parameter changes, nothing becomes pending.
+			assert.Equal(t, before.Active, r.s.Active)
+			assert.Equal(t, before.Perm, r.s.Perm)
+			assert.Equal(t, before.Op, r.s.Op)
+			assert.False(t, r.s.HavePending)
+		})
+	}
+
+	t.Run("a pending program excluded by new limits", func(t *testing.T) {
+		r := newRig(t)
+		r.at(500)
+		require.True(t, r.cmd(program(vvi(90, 130), guard.VerdictWithin)).Accepted)
+		require.True(t, r.s.HavePending)
+		assert.Equal(t, reason.PacerLimitsExcludeCurrent, r.cmd(pacer.Command{Kind: pacer.CmdSetLimits, Limits: pacer.Limits{MinLRL: 30, MaxURL: 120}}).Reason)
+		assert.Equal(t, reason.PacerLimitsExcludeCurrent, r.cmd(pacer.Command{Kind: pacer.CmdSetLimits, Limits: pacer.Limits{MinLRL: 65, MaxURL: 175}}).Reason, "nor the permanent LRL 60")
+		assert.True(t, r.cmd(pacer.Command{Kind: pacer.CmdSetLimits, Limits: pacer.Limits{MinLRL: 60, MaxURL: 130}}).Accepted)
+		r.runUntilApplied()
+		assert.Equal(t, pacer.PPM(90), r.s.Active.LRL)
+	})
+	t.Run("a running temporary program excluded by new limits", func(t *testing.T) {
+		r := newRig(t)
+		require.True(t, r.cmd(program(vvi(60, 120), guard.VerdictWithin)).Accepted)
+		r.runUntilApplied()
+		require.True(t, r.cmd(pacer.Command{Kind: pacer.CmdProgramTemporary, Params: vvi(100, 150), DurationMs: 60_000, Verdict: guard.VerdictWithin}).Accepted)
+		r.runUntilApplied()
+		require.Equal(t, pacer.OpTemporary, r.s.Op)
+		assert.Equal(t, reason.PacerLimitsExcludeCurrent, r.cmd(pacer.Command{Kind: pacer.CmdSetLimits, Limits: pacer.Limits{MinLRL: 60, MaxURL: 120}}).Reason)
+		assert.Equal(t, pacer.OpTemporary, r.s.Op, "therapy never changes to fit new limits")
+	})
+	t.Run("new limits govern the next program", func(t *testing.T) {
+		r := newRig(t)
+		require.True(t, r.cmd(pacer.Command{Kind: pacer.CmdSetLimits, Limits: pacer.Limits{MinLRL: 55, MaxURL: 130}}).Accepted)
+		d := r.cmd(program(vvi(50, 120), guard.VerdictWithin))
+		assert.Equal(t, reason.VerdictMismatch, d.Reason, "50 < MinLRL 55: 'within' is a lie now")
+		assert.Equal(t, reason.OverLimit, r.cmd(program(vvi(50, 120), guard.VerdictOutside)).Reason)
+		require.True(t, r.cmd(pacer.Command{Kind: pacer.CmdSetLimits, Limits: pacer.FullLimits}).Accepted)
+		assert.True(t, r.cmd(program(vvi(50, 120), guard.VerdictWithin)).Accepted)
+	})
+	t.Run("refused in fault, accepted under a magnet", func(t *testing.T) {
+		r := newRig(t)
+		require.True(t, r.cmd(program(pacer.Nominal, guard.VerdictWithin)).Accepted)
+		r.runUntilApplied()
+		r.step(pacer.Input{Kind: pacer.InHAL, HAL: pacer.HALMagnetOn})
+		require.Equal(t, pacer.OpMagnet, r.s.Op)
+		assert.True(t, r.cmd(pacer.Command{Kind: pacer.CmdSetLimits, Limits: pacer.Limits{MinLRL: 60, MaxURL: 120}}).Accepted,
+			"the magnet's URL 100..120 is no programmed parameter")
+		r.step(pacer.Input{Kind: pacer.InHAL, HAL: pacer.HALLeadFault})
+		assert.Equal(t, reason.Faulted, r.cmd(pacer.Command{Kind: pacer.CmdSetLimits, Limits: pacer.FullLimits}).Reason)
+	})
+	t.Run("corrupt limits are a fault", func(t *testing.T) {
+		cfg := pacer.DefaultConfig()
+		s := pacer.NewState()
+		s.Limits.MinLRL = 61 // excludes the permanent LRL 60
+		s, out := pacer.Step(&cfg, s, pacer.Input{Kind: pacer.InTick})
+		assert.Equal(t, pacer.OpFault, s.Op)
+		assert.True(t, hasAlert(out, reason.StateCorrupt))
+		assert.Equal(t, pacer.FullLimits, s.Limits)
+	})
+	assert.Equal(t, "set-limits", pacer.CmdSetLimits.String())
 }
 
 func TestVVIPacesAtLowerRateAndIsInhibited(t *testing.T) {

@@ -111,6 +111,19 @@ func paramsCheck(p Params) reason.Code {
 	return crossCheck(p) // PACE-CROSS-PARAM
 }
 
+// limitsCheck is the range check of patient limits: MinLRL a Table 7 LRL
+// value and MaxURL a Table 7 URL value (PacerParamNotProgrammable), MinLRL
+// below MaxURL (PacerCrossParam). PACE-PATIENT-LIMITS.
+func limitsCheck(l Limits) reason.Code {
+	if !lrlProgrammable(l.MinLRL) || !urlProgrammable(l.MaxURL) {
+		return reason.PacerParamNotProgrammable
+	}
+	if l.MinLRL >= l.MaxURL {
+		return reason.PacerCrossParam
+	}
+	return reason.OK
+}
+
 // Nominal is the nominal programming of PACEMAKER spec Table 7: DDD, LRL 60,
 // URL 120, AV 150 ms, amplitude 3.5 V, pulse width 0.4 ms, sensitivity
 // A 0.75 mV / V 2.5 mV, VRP 320, ARP 250, PVARP 250 ms.

@@ -115,6 +115,19 @@ type Params struct {
 	PVARPMs   units.Millis // post-ventricular atrial refractory period
 }
 
+// Limits are the patient-specific bounds a clinician sets (CmdSetLimits):
+// no program with a lower rate below MinLRL or an upper rate above MaxURL is
+// accepted. The relay holds them encrypted and compares each program's LRL
+// and URL against them homomorphically; the kernel's exact check is the same
+// comparison. PACE-PATIENT-LIMITS.
+type Limits struct {
+	MinLRL PPM // a Table 7 LRL value
+	MaxURL PPM // a Table 7 URL value, above MinLRL
+}
+
+// FullLimits is the whole Table 7 rate range: the limits at power-on.
+var FullLimits = Limits{MinLRL: 30, MaxURL: 175}
+
 // Config is fixed when the pacemaker is built; no command changes it.
 type Config struct {
 	// VBlankMs: ventricular senses this soon after an atrial pace are
@@ -155,10 +168,11 @@ const (
 	CmdProgramTemporary             // temporary parameters for DurationMs (needs a verdict)
 	CmdEndTemporary                 // back to the permanent parameters
 	CmdPaceNow                      // emergency: safe VVI at once
+	CmdSetLimits                    // new patient limits (Command.Limits), in force at once
 	numCommandKinds
 )
 
-var commandNames = [numCommandKinds]string{"none", "program", "program-temporary", "end-temporary", "pace-now"}
+var commandNames = [numCommandKinds]string{"none", "program", "program-temporary", "end-temporary", "pace-now", "set-limits"}
 
 func (k CommandKind) String() string {
 	if k < numCommandKinds {
@@ -174,6 +188,7 @@ type Command struct {
 	Verdict    guard.Verdict
 	Params     Params
 	DurationMs units.Millis // of a temporary program
+	Limits     Limits       // of CmdSetLimits
 }
 
 // HALKind is a hardware event reported by the HAL.

@@ -48,6 +48,9 @@ const (
 	PacerFault
 	PacerUnsafePoint
 	PacerRefractory // PACE-REFRACTORY: a sense inside a refractory or blanking period, ignored
+	// PACE-PATIENT-LIMITS: new patient limits refused because a stored
+	// program (permanent, temporary or pending) lies outside them.
+	PacerLimitsExcludeCurrent
 	numCodes
 )
 
@@ -90,6 +93,7 @@ var names = [numCodes]string{
 	PacerFault:                "pacer-fault",
 	PacerUnsafePoint:          "pacer-unsafe-point",
 	PacerRefractory:           "pacer-refractory",
+	PacerLimitsExcludeCurrent: "pacer-limits-exclude-current",
 }
 
 // String returns the reason's stable name.

@@ -10,7 +10,10 @@
 // (fresh, replayed, unsigned, relay-signed or expired; verdict within,
 // outside, absent or lying) carrying one of a few programs with small
 // intervals (LRL 150 ppm / URL 175 ppm, AV 70 ms, refractory 150 ms) next
-// to the safe VVI 65 setting.
+// to the safe VVI 65 setting, or new patient limits (the full range, limits
+// that admit only the fast programs, limits whose upper rate excludes them,
+// and two malformed ones). An honest relay's verdict compares the program's
+// LRL and URL with the patient's limits in force.
 //
 // Abstraction: the kernel's behaviour depends on absolute time only through
 // differences, so the state key stores every time relative to now, capped
@@ -67,6 +70,36 @@ var (
 	// ProgCross has LRL above URL.
 	ProgCross = func() kp.Params { p := fast(kp.ModeDDD); p.LRL, p.URL = 175, 150; return p }()
 )
+
+// Patient limits the model's set-limits commands carry.
+var (
+	LimitsFull = kp.FullLimits
+	// LimitsFast admit the fast programs but not the nominal one (LRL 60).
+	LimitsFast = kp.Limits{MinLRL: 150, MaxURL: 175}
+	// LimitsSlow admit the nominal program but not the fast ones (URL 175).
+	LimitsSlow = kp.Limits{MinLRL: 30, MaxURL: 170}
+	// LimitsOffTable has a minimum LRL of 33 ppm, not a Table 7 value.
+	LimitsOffTable = kp.Limits{MinLRL: 33, MaxURL: 175}
+	// LimitsInverted has MinLRL = MaxURL.
+	LimitsInverted = kp.Limits{MinLRL: 150, MaxURL: 150}
+)
+
+// honest is the verdict of an honest relay: the program's LRL and URL
+// compared with the patient's limits.
+func honest(p kp.Params, l kp.Limits) guard.Verdict {
+	if p.LRL >= l.MinLRL && p.URL <= l.MaxURL {
+		return guard.VerdictWithin
+	}
+	return guard.VerdictOutside
+}
+
+// lie is the other verdict.
+func lie(p kp.Params, l kp.Limits) guard.Verdict {
+	if honest(p, l) == guard.VerdictWithin {
+		return guard.VerdictOutside
+	}
+	return guard.VerdictWithin
+}
 
 // State is a kernel state with the observer's ghost.
 type State struct {
@@ -147,6 +180,8 @@ func (m *System) Key(s State) string {
 		put(int64(k.PendingEv))
 		put(int64(k.PendingDurationMs))
 	}
+	put(int64(k.Limits.MinLRL))
+	put(int64(k.Limits.MaxURL))
 	put(flag(k.Guard.LastCounter > 0))
 	cv, ca, cap := caps(&m.Cfg, k.Active)
 	put(rel(now, k.LastVMs, cv))
@@ -162,6 +197,8 @@ func (m *System) Key(s State) string {
 	put(flag(g.AVPending))
 	put(rel(now, g.AnchorMs, capMs))
 	put(int64(g.BoundLRL))
+	put(int64(g.Limits.MinLRL))
+	put(int64(g.Limits.MaxURL))
 	put(flag(g.HaveWake))
 	if g.HaveWake {
 		put(int64(max(g.WakeAtMs-now, -1)))
@@ -208,11 +245,36 @@ func (m *System) Inputs(s State) []Input {
 	prog := func(p kp.Params, v guard.Verdict) kp.Command {
 		return kp.Command{Kind: kp.CmdProgram, Params: p, Verdict: v}
 	}
-	cmd("program DDD 150/175 verdict=within", fresh, prog(ProgDDD, guard.VerdictWithin))
-	cmd("program VVI 150/175 verdict=within", fresh, prog(ProgVVI, guard.VerdictWithin))
-	cmd("program LRL 177 verdict=within (lie)", fresh, prog(ProgNotInTable, guard.VerdictWithin))
-	cmd("program LRL>URL verdict=within (lie)", fresh, prog(ProgCross, guard.VerdictWithin))
+	lim := s.G.Limits
+	vd := func(v guard.Verdict) string {
+		switch v {
+		case guard.VerdictWithin:
+			return "within"
+		case guard.VerdictOutside:
+			return "outside"
+		}
+		return "absent"
+	}
+	honestProg := func(label string, p kp.Params) {
+		v := honest(p, lim)
+		cmd(label+" verdict="+vd(v), fresh, prog(p, v))
+	}
+	lyingProg := func(label string, p kp.Params) {
+		v := lie(p, lim)
+		cmd(label+" verdict="+vd(v)+" (lie)", fresh, prog(p, v))
+	}
+	setLimits := func(l kp.Limits) {
+		cmd(fmt.Sprintf("set-limits %d..%d", l.MinLRL, l.MaxURL), fresh, kp.Command{Kind: kp.CmdSetLimits, Limits: l})
+	}
+	honestProg("program DDD 150/175", ProgDDD)
+	honestProg("program VVI 150/175", ProgVVI)
+	honestProg("program LRL 177", ProgNotInTable)
+	honestProg("program LRL>URL", ProgCross)
+	lyingProg("program DDD 150/175", ProgDDD)
 	cmd("pace-now", fresh, kp.Command{Kind: kp.CmdPaceNow})
+	setLimits(LimitsFast)
+	setLimits(LimitsSlow)
+	setLimits(LimitsFull)
 	if last > 0 {
 		replay := fresh
 		replay.Counter = last
@@ -226,12 +288,15 @@ func (m *System) Inputs(s State) []Input {
 	}
 	add("hal watchdog", kp.Input{Kind: kp.InHAL, HAL: kp.HALWatchdog})
 	add("hal battery-depleted", kp.Input{Kind: kp.InHAL, HAL: kp.HALBatteryDepleted})
-	cmd("program AAI 150/175 verdict=within", fresh, prog(ProgAAI, guard.VerdictWithin))
-	cmd("program Off verdict=within", fresh, prog(ProgOff, guard.VerdictWithin))
-	cmd("program DDD verdict=outside (lie)", fresh, prog(ProgDDD, guard.VerdictOutside))
+	honestProg("program AAI 150/175", ProgAAI)
+	honestProg("program Off", ProgOff)
 	cmd("program DDD verdict=absent", fresh, prog(ProgDDD, guard.VerdictAbsent))
-	cmd("program LRL>URL verdict=outside", fresh, prog(ProgCross, guard.VerdictOutside))
-	cmd("temporary VVI 400ms verdict=within", fresh, kp.Command{Kind: kp.CmdProgramTemporary, Params: ProgVVI, DurationMs: 400, Verdict: guard.VerdictWithin})
+	lyingProg("program LRL 177", ProgNotInTable)
+	lyingProg("program LRL>URL", ProgCross)
+	cmd("temporary VVI 400ms verdict="+vd(honest(ProgVVI, lim)), fresh, kp.Command{Kind: kp.CmdProgramTemporary, Params: ProgVVI, DurationMs: 400, Verdict: honest(ProgVVI, lim)})
+	cmd("temporary VVI 400ms verdict="+vd(lie(ProgVVI, lim))+" (lie)", fresh, kp.Command{Kind: kp.CmdProgramTemporary, Params: ProgVVI, DurationMs: 400, Verdict: lie(ProgVVI, lim)})
+	setLimits(LimitsOffTable)
+	setLimits(LimitsInverted)
 	cmd("end-temporary", fresh, kp.Command{Kind: kp.CmdEndTemporary})
 	relay := fresh
 	relay.Signer = guard.RoleRelay

@@ -8,6 +8,9 @@
 // arithmetic (products, not divisions), which senses are refractory, which
 // intervals are too long or too short, and which parameters are
 // programmable; it takes from the kernel only the parameters in force.
+// It keeps its own record of the patient's limits (the full Table 7 rate
+// range at power-on, then each accepted set-limits command) and judges the
+// relay's verdict against them, as the relay does. PACE-PATIENT-LIMITS.
 //
 // The model checker (model/pacer) and the property tests (kernel/pacer) use
 // it. It is test and verification code: it allocates freely, and it must
@@ -32,6 +35,7 @@ const (
 	Refractory        = "PACE-REFRACTORY"
 	SafePoint         = "PACE-SAFE-POINT"
 	FaultSafe         = "PACE-FAULT-SAFE"
+	PatientLimits     = "PACE-PATIENT-LIMITS"
 	CmdAuth           = "CMD-AUTH"
 	CmdReplay         = "CMD-REPLAY"
 	CmdExpiry         = "CMD-EXPIRY"
@@ -39,11 +43,11 @@ const (
 )
 
 // IDs lists every requirement this observer checks.
-var IDs = []string{ParamProgrammable, CrossParam, LRL, URL, Refractory, SafePoint, FaultSafe,
+var IDs = []string{ParamProgrammable, CrossParam, LRL, URL, Refractory, SafePoint, FaultSafe, PatientLimits,
 	CmdAuth, CmdReplay, CmdExpiry, CmdVerdict}
 
 // PacerIDs lists the pacer's own requirements (without the shared CMD-* ones).
-var PacerIDs = IDs[:7]
+var PacerIDs = IDs[:8]
 
 // msPerMinute: 60000 ms per minute, the numerator of every rate interval.
 const msPerMinute = 60000
@@ -64,12 +68,17 @@ type Ghost struct {
 	// WakeAtMs is the wake-up the kernel announced after the last Step.
 	WakeAtMs units.Millis
 	HaveWake bool
+	// Limits are the patient's limits as the observer saw them set: the
+	// full Table 7 rate range at power-on, then those of every accepted
+	// set-limits command. PACE-PATIENT-LIMITS.
+	Limits pacer.Limits
 }
 
 // NewGhost is the observer of a kernel that powered on with state s: the
 // first cycle starts at power-on in every chamber.
 func NewGhost(s pacer.State) Ghost {
-	return Ghost{LastVMs: s.NowMs, LastAMs: s.NowMs, AnchorMs: s.NowMs, BoundLRL: s.Active.LRL}
+	return Ghost{LastVMs: s.NowMs, LastAMs: s.NowMs, AnchorMs: s.NowMs, BoundLRL: s.Active.LRL,
+		Limits: pacer.Limits{MinLRL: pacer.PPM(lrls[0]), MaxURL: pacer.PPM(urls[len(urls)-1])}}
 }
 
 // Violation names a broken requirement and says how.
@@ -249,6 +258,7 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 	if !clockBack {
 		checkCommand(cfg, g, prev, prevMax, in, items, fail)
 	}
+	checkLimits(g, nxt, fail)
 	return vs
 }
 
@@ -364,35 +374,89 @@ func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64,
 		if in.NowMs < h.IssuedAtMs || in.NowMs >= h.ExpiresAtMs || h.ExpiresAtMs-h.IssuedAtMs > cfg.MaxCommandValidityMs {
 			fail(CmdExpiry, "accepted at %d outside [%d, %d)", in.NowMs, h.IssuedAtMs, h.ExpiresAtMs)
 		}
-		if needsVerdict(c.Kind) && (c.Verdict != guard.VerdictWithin || !exactWithin(c.Params)) {
-			fail(CmdVerdict, "accepted %s with verdict %d and exact=%v", c.Kind, c.Verdict, exactWithin(c.Params))
+		if needsVerdict(c.Kind) && (c.Verdict != guard.VerdictWithin || !exactWithin(c.Params, g.Limits)) {
+			fail(CmdVerdict, "accepted %s with verdict %d and exact=%v", c.Kind, c.Verdict, exactWithin(c.Params, g.Limits))
 		}
 		if prev.Op == pacer.OpFault {
 			fail(FaultSafe, "accepted %s in fault", c.Kind)
 		}
-	}
-	// CMD-VERDICT: a verdict contradicting the exact check raises an alert.
-	if in.Kind == pacer.InCommand && needsVerdict(c.Kind) && prev.Op != pacer.OpFault &&
-		h.Signer == guard.RoleClinician && h.Counter > prevMax && guard.CheckExpiry(h, in.NowMs, cfg.MaxCommandValidityMs) == reason.OK &&
-		!(c.Kind == pacer.CmdProgramTemporary && (c.DurationMs <= 0 || c.DurationMs > cfg.MaxTemporaryMs)) {
-		within := exactWithin(c.Params)
-		if c.Verdict == guard.VerdictWithin && !within || c.Verdict == guard.VerdictOutside && within {
-			found := false
-			for _, o := range items {
-				found = found || o.Kind == pacer.OutAlert && o.Reason == reason.VerdictMismatch
+		// PACE-PATIENT-LIMITS: a program is accepted only within the limits
+		// in force; new limits only if sound and every stored program lies
+		// within them.
+		switch {
+		case needsVerdict(c.Kind) && !exactWithin(c.Params, g.Limits):
+			fail(PatientLimits, "accepted %s LRL %d URL %d outside the limits %d..%d", c.Kind, c.Params.LRL, c.Params.URL, g.Limits.MinLRL, g.Limits.MaxURL)
+		case c.Kind == pacer.CmdSetLimits:
+			l := c.Limits
+			if !member(lrls, int(l.MinLRL)) || !member(urls, int(l.MaxURL)) || l.MinLRL >= l.MaxURL {
+				fail(PatientLimits, "accepted limits %d..%d that are not a Table 7 rate range", l.MinLRL, l.MaxURL)
 			}
-			if !found {
-				fail(CmdVerdict, "verdict %d contradicts the exact check of %s but no alert", c.Verdict, c.Kind)
+			if why := storedOutside(prev, l); why != "" {
+				fail(PatientLimits, "accepted limits %d..%d that exclude the %s", l.MinLRL, l.MaxURL, why)
 			}
+			g.Limits = l
 		}
 	}
+	// CMD-VERDICT: a verdict contradicting the exact check raises an alert,
+	// and only such a verdict does (a program the relay could not judge,
+	// e.g. one off Table 7's increments, is refused without one).
+	mismatch := false
+	for _, o := range items {
+		mismatch = mismatch || o.Kind == pacer.OutAlert && o.Reason == reason.VerdictMismatch
+	}
+	weighed := in.Kind == pacer.InCommand && needsVerdict(c.Kind) && prev.Op != pacer.OpFault &&
+		h.Signer == guard.RoleClinician && h.Counter > prevMax && guard.CheckExpiry(h, in.NowMs, cfg.MaxCommandValidityMs) == reason.OK &&
+		!(c.Kind == pacer.CmdProgramTemporary && (c.DurationMs <= 0 || c.DurationMs > cfg.MaxTemporaryMs))
+	if !weighed {
+		if mismatch {
+			fail(CmdVerdict, "verdict-mismatch alert on %s, whose verdict was never weighed", inputName(in))
+		}
+		return
+	}
+	within := exactWithin(c.Params, g.Limits)
+	lie := c.Verdict == guard.VerdictWithin && !within || c.Verdict == guard.VerdictOutside && within
+	switch {
+	case lie && !mismatch:
+		fail(CmdVerdict, "verdict %d contradicts the exact check of %s but no alert", c.Verdict, c.Kind)
+	case !lie && mismatch:
+		fail(CmdVerdict, "verdict %d agrees with the exact check of %s (within=%v) but a verdict-mismatch alert", c.Verdict, c.Kind, within)
+	}
+}
+
+// checkLimits: PACE-PATIENT-LIMITS as a state invariant. The kernel's limits
+// are the ones the observer saw set, and every stored program lies within
+// them (each was accepted within the limits then in force, and limits that
+// exclude one are refused).
+func checkLimits(g *Ghost, nxt pacer.State, fail func(string, string, ...any)) {
+	if nxt.Limits != g.Limits {
+		fail(PatientLimits, "kernel limits %d..%d, but %d..%d were set", nxt.Limits.MinLRL, nxt.Limits.MaxURL, g.Limits.MinLRL, g.Limits.MaxURL)
+	}
+	if why := storedOutside(nxt, g.Limits); why != "" {
+		fail(PatientLimits, "the %s lies outside the limits %d..%d", why, g.Limits.MinLRL, g.Limits.MaxURL)
+	}
+}
+
+// storedOutside names a stored program of s outside l, or is "".
+func storedOutside(s pacer.State, l pacer.Limits) string {
+	switch {
+	case !exactWithin(s.Perm, l):
+		return fmt.Sprintf("permanent program (LRL %d, URL %d)", s.Perm.LRL, s.Perm.URL)
+	case s.Op == pacer.OpTemporary && !exactWithin(s.Temp, l):
+		return fmt.Sprintf("temporary program (LRL %d, URL %d)", s.Temp.LRL, s.Temp.URL)
+	case s.HavePending && !exactWithin(s.Pending, l):
+		return fmt.Sprintf("pending program (LRL %d, URL %d)", s.Pending.LRL, s.Pending.URL)
+	}
+	return ""
 }
 
 func needsVerdict(k pacer.CommandKind) bool {
 	return k == pacer.CmdProgram || k == pacer.CmdProgramTemporary
 }
 
-func exactWithin(p pacer.Params) bool { return Programmable(p) == "" && Cross(p) == "" }
+// exactWithin is the relay's homomorphic comparison, exactly: LRL not below
+// the patient's minimum, URL not above the maximum. CMD-VERDICT,
+// PACE-PATIENT-LIMITS.
+func exactWithin(p pacer.Params, l pacer.Limits) bool { return p.LRL >= l.MinLRL && p.URL <= l.MaxURL }
 
 func hasAlert(items []pacer.Output) bool {
 	for _, o := range items {

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/implantfhe/implantfhe/controller"
+	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/firmware"
+	"github.com/implantfhe/implantfhe/kernel/pacer"
+	"github.com/implantfhe/implantfhe/provision"
+	"github.com/implantfhe/implantfhe/wire"
+)
+
+const pacerDevice = "pacer-0001"
+
+// pacerSteps provisions a pacemaker, starts its implant and relay, uploads
+// the patient's rate limits (LRL at least 40 ppm, URL at most 150 ppm)
+// encrypted, and sends rate changes: one inside the limits, one with a URL
+// above the patient's maximum, one with an LRL that is not a Table 7 value.
+func (d *demo) pacerSteps(bin string, ps fhe.ParamSet) error {
+	keys := filepath.Join(d.root, "pacer-keys")
+	if err := provision.GenerateKind(keys, pacerDevice, provision.KindPacer, ps, nil); err != nil {
+		return err
+	}
+	imp, err := start(filepath.Join(bin, "implant"), "-keys", filepath.Join(keys, "implant"), "-state", filepath.Join(d.root, "pacer-state"))
+	if err != nil {
+		return err
+	}
+	defer imp.stop()
+	rel, err := start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(d.root, "pacer-relay"), "-implant", imp.addr)
+	if err != nil {
+		return err
+	}
+	defer rel.stop()
+	clinic := filepath.Join(keys, "clinic")
+	signer, err := provision.ReadSigningKey(clinic, "clinician.key")
+	if err != nil {
+		return err
+	}
+	b, err := provision.ReadFile(clinic, "fhe-implant.pk")
+	if err != nil {
+		return err
+	}
+	pk, err := fhe.UnmarshalPublicKey(b)
+	if err != nil {
+		return err
+	}
+	bind, err := provision.ReadFile(clinic, "bind.key")
+	if err != nil {
+		return err
+	}
+	trust, _, err := provision.ReadTrust(clinic)
+	if err != nil {
+		return err
+	}
+	ctl := &controller.Controller{DeviceID: pacerDevice, Signer: signer, Implant: pk, BindKey: bind, ValidityMs: 60_000, SchemaFor: firmware.PacerSchema}
+	cl := &controller.Client{Relay: rel.addr, Implant: wire.Verifier{DeviceID: pacerDevice, Trust: trust, MaxFrame: wire.MaxFrame}}
+	now, err := cl.ImplantTime()
+	if err != nil {
+		return err
+	}
+	lim, err := ctl.EncryptLimitsSub(uint8(pacer.CmdProgram), 40, 150)
+	if err != nil {
+		return err
+	}
+	counter := uint64(100)
+	if err := cl.UploadLimits(ctl, counter, now, uint8(pacer.CmdProgram), lim); err != nil {
+		return err
+	}
+	pd := &demo{client: cl, tw: d.tw}
+	send := func(step, want string, lrl, url int64) error {
+		counter++
+		now, err := cl.ImplantTime()
+		if err != nil {
+			return err
+		}
+		env, err := ctl.CommandSub(uint8(pacer.CmdProgram), "program", counter, now, lrl, url)
+		if err != nil {
+			return err
+		}
+		f, err := env.Marshal()
+		if err != nil {
+			return err
+		}
+		got, detail := pd.outcome(f, false)
+		d.row(step, want, got, detail)
+		return nil
+	}
+	if err := send("pacing rate LRL 60 / URL 120 ppm (limits 40..150)", "executed", 60, 120); err != nil {
+		return err
+	}
+	if err := send("pacing URL 170 ppm (patient maximum 150)", "refused by kernel: over-limit", 60, 170); err != nil {
+		return err
+	}
+	if err := send("pacing LRL 92 ppm (not a Table 7 value)", "refused by kernel: pacer-param-not-programmable", 92, 120); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.tw, "\t\t\tpacemaker %s: rates encrypted under its own pk_I; relay saw neither rates nor limits\t\n", pacerDevice)
+	return nil
+}
