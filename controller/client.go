@@ -198,3 +198,6 @@ func (c *Client) AuditLog(verifier note.Verifier, older *tlog.Checkpoint) (tlog.
 	}
 	return cp, nil
 }
+
+// Checkpoint returns the relay's current signed checkpoint (unverified).
+func (c *Client) Checkpoint() ([]byte, error) { return c.do("GET", "/v1/checkpoint", nil) }
