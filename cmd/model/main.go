@@ -37,6 +37,21 @@ func main() {
 			failed = true
 		}
 	}
+	if *kernel == "pump" || *kernel == "all" {
+		start := time.Now()
+		m := mpump.NewAccounting()
+		res, err := mpump.Check(m)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "model pump-accounting:", err)
+			os.Exit(2)
+		}
+		fmt.Printf("model pump-accounting: states=%d transitions=%d invariants=%d violations=%d time=%s\n",
+			res.States, res.Transitions, len(pumpinv.IDs), res.Violations, time.Since(start).Round(time.Millisecond))
+		if res.First != nil {
+			fmt.Print(res.First.String())
+			failed = true
+		}
+	}
 	if *kernel == "pacer" || *kernel == "all" {
 		start := time.Now()
 		res, err := mpacer.Check(mpacer.New())

@@ -22,6 +22,7 @@ import (
 
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	kp "github.com/implantfhe/implantfhe/kernel/pump"
+	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/model/explore"
 	"github.com/implantfhe/implantfhe/model/pumpinv"
@@ -74,6 +75,29 @@ type System struct {
 	// PerTick bounds the inputs between two ticks, to keep the interleavings
 	// finite and small; every order of up to PerTick inputs is explored.
 	PerTick int
+	// Accounting restricts the inputs to the ones that lead to delivery and
+	// programs AccountingLimits, so that every delivery limit refuses
+	// something within the horizon (see NewAccounting).
+	Accounting bool
+	// Reached, when not nil, collects every decision and alert reason the
+	// kernel gave during the exploration (coverage of the refusals).
+	Reached map[reason.Code]int
+}
+
+// AccountingLimits make the insulin-on-board and bolus-interval rules bind
+// before the daily maximum, and the daily maximum within the horizon.
+var AccountingLimits = kp.Limits{
+	MaxBolus: 20, MaxBasal: 120, MaxIOB: 15, MaxDaily: 20,
+	MinBolusInterval: 15 * units.Minute, SuspendBelow: 70, ScheduledBasal: 60,
+}
+
+// NewAccounting is the second bounded domain of `make model`: only the
+// inputs that lead to delivery, two inputs between ticks, a 60 min horizon,
+// and limits under which bolus-too-soon, iob-over-max and daily-over-max
+// are all reachable (the default domain, one input per tick, cannot reach
+// the first two; TLC showed the same of the spec's default config).
+func NewAccounting() *System {
+	return &System{Cfg: Config(), Horizon: 60 * units.Minute, PerTick: 2, Accounting: true}
 }
 
 // New returns the model with its default horizon.
@@ -152,6 +176,10 @@ func (m *System) Inputs(s State) []Input {
 	if s.Events >= m.PerTick {
 		return ins
 	}
+	if m.Accounting {
+		m.accountingInputs(s, add)
+		return ins
+	}
 	add("glucose 120", kp.Input{Kind: kp.InGlucose, Glucose: 120, GlucoseAtMs: now})
 	add("glucose 50", kp.Input{Kind: kp.InGlucose, Glucose: 50, GlucoseAtMs: now})
 	add("hal delivery-done", kp.Input{Kind: kp.InHAL, HAL: kp.HALDeliveryDone})
@@ -225,9 +253,31 @@ func (m *System) Successors(s State) []explore.Step[State] {
 	return out
 }
 
+func (m *System) accountingInputs(s State, add func(string, kp.Input)) {
+	now := s.K.NowMs
+	fresh := guard.Header{Counter: s.G.MaxSignedCounter + 1, IssuedAtMs: now, ExpiresAtMs: now + 5*units.Minute, Signer: guard.RoleClinician}
+	cmd := func(label string, c kp.Command) {
+		c.Header = fresh
+		add(label, kp.Input{Kind: kp.InCommand, Cmd: c})
+	}
+	add("glucose 120", kp.Input{Kind: kp.InGlucose, Glucose: 120, GlucoseAtMs: now})
+	add("hal delivery-done", kp.Input{Kind: kp.InHAL, HAL: kp.HALDeliveryDone})
+	add("hal reservoir 100", kp.Input{Kind: kp.InHAL, HAL: kp.HALReservoir, ReservoirCU: 100})
+	cmd("program accounting limits", kp.Command{Kind: kp.CmdProgramLimits, Limits: AccountingLimits})
+	cmd("bolus 10 verdict=within", kp.Command{Kind: kp.CmdBolus, Amount: 10, Verdict: guard.VerdictWithin})
+	cmd("bolus 5 verdict=within", kp.Command{Kind: kp.CmdBolus, Amount: 5, Verdict: guard.VerdictWithin})
+}
+
 // Apply steps the kernel and the observer.
 func (m *System) Apply(s State, in kp.Input) (State, []pumpinv.Violation) {
 	k, outs := kp.Step(&m.Cfg, s.K, in)
+	if m.Reached != nil {
+		for _, o := range outs.All() {
+			if o.Kind == kp.OutDecision || o.Kind == kp.OutAlert {
+				m.Reached[o.Reason]++
+			}
+		}
+	}
 	g := s.G.Clone()
 	vs := pumpinv.Observe(&m.Cfg, &g, s.K, in, outs, k)
 	return State{K: k, G: g}, vs

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
 )
 
@@ -43,4 +44,19 @@ func TestModelCheckFindsPlantedBug(t *testing.T) {
 	assert.Contains(t, string(out), "violation PUMP-DAILY-MAX")
 	assert.Regexp(t, `violations=[1-9]`, string(out))
 	assert.True(t, strings.Contains(string(out), "bolus"), "the counterexample is a readable trace:\n%s", out)
+}
+
+// TestAccountingDomainReachesEveryDeliveryLimit: the second domain makes
+// PUMP-BOLUS-INTERVAL, PUMP-MAX-IOB and PUMP-DAILY-MAX refuse something, so
+// their invariants are checked on states where the limits bind.
+func TestAccountingDomainReachesEveryDeliveryLimit(t *testing.T) {
+	m := NewAccounting()
+	m.Reached = map[reason.Code]int{}
+	res, err := Check(m)
+	require.NoError(t, err)
+	assert.Zero(t, res.Violations, "counterexample: %v", res.First)
+	for _, r := range []reason.Code{reason.BolusTooSoon, reason.IOBOverMax, reason.DailyOverMax, reason.OK} {
+		assert.Positive(t, m.Reached[r], "the accounting domain never produced %s (reached %v)", r, m.Reached)
+	}
+	t.Logf("states=%d transitions=%d reached=%v", res.States, res.Transitions, m.Reached)
 }
