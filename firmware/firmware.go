@@ -316,14 +316,19 @@ func (im *Implant) HandleFrame(frame []byte) (Outcome, []byte, error) {
 }
 
 func (im *Implant) ack(r *Record) ([]byte, error) {
+	return sealAck(r, im.keys.Signer, im.cfg.DeviceID, &im.ackCtr, im.now(), im.cfg.Pump.MaxCommandValidityMs)
+}
+
+// sealAck signs a record as the implant's acknowledgement with the next
+// outgoing counter; every device kind acknowledges the same way.
+func sealAck(r *Record, signer *wire.SigningKey, device string, ctr *uint64, now, validity units.Millis) ([]byte, error) {
 	body, err := EncodeRecord(r)
 	if err != nil {
 		return nil, err
 	}
-	im.ackCtr++
-	now := int64(im.now())
-	env, err := wire.Seal(wire.Header{Kind: wire.KindAck, DeviceID: im.cfg.DeviceID, Counter: im.ackCtr,
-		IssuedAtMs: now, ExpiresAtMs: now + int64(im.cfg.Pump.MaxCommandValidityMs)}, body, im.keys.Signer)
+	*ctr++
+	env, err := wire.Seal(wire.Header{Kind: wire.KindAck, DeviceID: device, Counter: *ctr,
+		IssuedAtMs: int64(now), ExpiresAtMs: int64(now + validity)}, body, signer)
 	if err != nil {
 		return nil, err
 	}

@@ -222,18 +222,7 @@ func (im *PacerImplant) HandleFrame(frame []byte) (Outcome, []byte, error) {
 }
 
 func (im *PacerImplant) ack(r *Record) ([]byte, error) {
-	body, err := EncodeRecord(r)
-	if err != nil {
-		return nil, err
-	}
-	im.ackCtr++
-	now := int64(im.now())
-	env, err := wire.Seal(wire.Header{Kind: wire.KindAck, DeviceID: im.device, Counter: im.ackCtr,
-		IssuedAtMs: now, ExpiresAtMs: now + int64(im.cfg.MaxCommandValidityMs)}, body, im.keys.Signer)
-	if err != nil {
-		return nil, err
-	}
-	return env.Marshal()
+	return sealAck(r, im.keys.Signer, im.device, &im.ackCtr, im.now(), im.cfg.MaxCommandValidityMs)
 }
 
 // Status is a signed acknowledgement with the implant's time.
