@@ -1,10 +1,9 @@
 package pacer
 
 import (
-	"context"
-	"errors"
-
 	"github.com/looplab/fsm"
+
+	"github.com/implantfhe/implantfhe/kernel/internal/fsmtable"
 )
 
 // Op is the operating state (PACEMAKER spec §3.6: Permanent, Temporary,
@@ -86,22 +85,7 @@ func compileTransitions() (t [numOps][numEvents]Op) {
 
 // fsmNext asks the looplab machine where ev leads from from.
 func fsmNext(from Op, ev Event) Op {
-	f := opMachine(from)
-	err := f.Event(context.Background(), eventNames[ev])
-	var same fsm.NoTransitionError
-	switch {
-	case err == nil:
-	case errors.As(err, &same):
-		return from
-	default:
-		return noOp
-	}
-	for o := Op(0); o < numOps; o++ {
-		if f.Current() == o.String() {
-			return o
-		}
-	}
-	return noOp
+	return fsmtable.Next(opMachine, from, eventNames[ev], numOps, noOp)
 }
 
 // next returns the state after ev, and whether the machine allows it.

@@ -1,10 +1,9 @@
 package pump
 
 import (
-	"context"
-	"errors"
-
 	"github.com/looplab/fsm"
+
+	"github.com/implantfhe/implantfhe/kernel/internal/fsmtable"
 )
 
 // Mode is the pump's operating mode.
@@ -90,22 +89,7 @@ func compileTransitions() (t [numModes][numEvents]Mode) {
 
 // fsmNext asks the looplab machine where event ev leads from mode from.
 func fsmNext(from Mode, ev event) Mode {
-	f := modeMachine(from)
-	err := f.Event(context.Background(), eventNames[ev])
-	var same fsm.NoTransitionError
-	switch {
-	case err == nil:
-	case errors.As(err, &same):
-		return from
-	default:
-		return noMode
-	}
-	for m := Mode(0); m < numModes; m++ {
-		if f.Current() == m.String() {
-			return m
-		}
-	}
-	return noMode
+	return fsmtable.Next(modeMachine, from, eventNames[ev], numModes, noMode)
 }
 
 // next returns the mode after ev, and whether the machine allows it.
