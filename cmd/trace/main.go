@@ -11,7 +11,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -20,21 +19,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-)
 
-// Requirement is one catalogue entry.
-type Requirement struct {
-	ID     string `json:"id"`
-	Text   string `json:"text"`
-	Source string `json:"source"`
-	Spec   struct {
-		Module    string `json:"module"`
-		Invariant string `json:"invariant"`
-	} `json:"spec"`
-	Kernel []string `json:"kernel"`
-	Tests  []string `json:"tests"`
-	Method string   `json:"method"`
-}
+	"github.com/implantfhe/implantfhe/conformance"
+)
 
 type tree struct {
 	root string
@@ -87,19 +74,14 @@ func (t *tree) any(kind string, match func(name, body string) bool) bool {
 	return false
 }
 
-func check(t *tree, reqs []Requirement) []string {
+func check(t *tree, reqs []conformance.Requirement) []string {
 	var gaps []string
 	gap := func(id, f string, a ...any) { gaps = append(gaps, id+": "+fmt.Sprintf(f, a...)) }
-	seen := map[string]bool{}
 	claimed := map[string]bool{}
 	for _, r := range reqs {
 		if r.ID == "" || r.Text == "" || r.Source == "" || r.Method == "" {
 			gap(r.ID, "catalogue entry lacks id, text, source or method")
 		}
-		if seen[r.ID] {
-			gap(r.ID, "duplicate catalogue entry")
-		}
-		seen[r.ID] = true
 		// Spec.
 		inv := r.Spec.Invariant
 		claimed[inv] = true
@@ -177,20 +159,12 @@ func check(t *tree, reqs []Requirement) []string {
 func main() {
 	root := flag.String("root", ".", "repository root")
 	flag.Parse()
-	matches, _ := filepath.Glob(filepath.Join(*root, "conformance", "requirements*.json"))
-	var reqs []Requirement
-	for _, m := range matches {
-		b, err := os.ReadFile(m)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "trace:", err)
-			os.Exit(2)
-		}
-		var rs []Requirement
-		if err := json.Unmarshal(b, &rs); err != nil {
-			fmt.Fprintf(os.Stderr, "trace: %s: %v\n", m, err)
-			os.Exit(2)
-		}
-		reqs = append(reqs, rs...)
+	// The catalogue loader refuses a missing catalogue, an entry without an
+	// ID and an ID listed twice.
+	reqs, err := conformance.LoadCatalogue(filepath.Join(*root, "conformance"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trace:", err)
+		os.Exit(2)
 	}
 	if len(reqs) == 0 {
 		fmt.Fprintln(os.Stderr, "trace: no requirements in conformance/requirements*.json")
