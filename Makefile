@@ -59,16 +59,9 @@ spec-traces:
 proofs:
 	$(GO) run ./proofs/compare
 
-# Short coverage-guided fuzzing of every decoder: every Fuzz target of every
-# package, FUZZTIME each (seed corpora under each package's testdata/fuzz).
+# Short coverage-guided fuzzing of every decoder (tools/fuzz.sh).
 fuzz:
-	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
-		for t in $$(grep -h -o '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | sed 's/^func //'); do \
-			echo "fuzz $$dir $$t ($(FUZZTIME))"; \
-			$(GO) test $$dir -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) >/tmp/fuzz.$$$$.log 2>&1 || { cat /tmp/fuzz.$$$$.log; exit 1; }; \
-			tail -1 /tmp/fuzz.$$$$.log; \
-		done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) bash tools/fuzz.sh
 
 bench:
 	$(GO) test -run '^$$' -bench Step -benchmem ./kernel/...
