@@ -44,6 +44,20 @@ type Params struct {
 // Sign) and the ciphertext chunks, each TagSize bytes longer than its
 // plaintext.
 func Package(image []byte, p Params, rand io.Reader) (*ManifestBody, [][]byte, error) {
+	body, key, err := packageBody(image, p, rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	chunks, err := sealChunks(body, key, image)
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, chunks, nil
+}
+
+// packageBody makes the manifest body for image: its digest, a fresh content
+// key and base nonce, the key wrapped for each recipient.
+func packageBody(image []byte, p Params, rand io.Reader) (*ManifestBody, []byte, error) {
 	if p.ChunkSize == 0 {
 		p.ChunkSize = DefaultChunkSize
 	}
@@ -77,18 +91,24 @@ func Package(image []byte, p Params, rand io.Reader) (*ManifestBody, [][]byte, e
 	if err := body.check(); err != nil {
 		return nil, nil, fmt.Errorf("package: %w", err)
 	}
+	return body, key, nil
+}
+
+// sealChunks encrypts image chunk by chunk as body describes.
+func sealChunks(body *ManifestBody, key, image []byte) ([][]byte, error) {
 	aead, err := newGCM(key)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	cs := int(body.Encryption.ChunkSize)
 	n := body.Chunks()
 	chunks := make([][]byte, n)
 	for i := range n {
-		lo := i * p.ChunkSize
-		hi := min(lo+p.ChunkSize, len(image))
+		lo := i * cs
+		hi := min(lo+cs, len(image))
 		chunks[i] = aead.Seal(nil, chunkNonce(body, i), image[lo:hi], chunkAAD(body, i))
 	}
-	return body, chunks, nil
+	return chunks, nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
