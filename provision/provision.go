@@ -14,6 +14,7 @@
 package provision
 
 import (
+	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,7 @@ import (
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/tlog"
+	"github.com/implantfhe/implantfhe/update"
 	"github.com/implantfhe/implantfhe/wire"
 )
 
@@ -35,6 +37,34 @@ type Device struct {
 	Kind     string `json:"kind"`
 	ParamSet string `json:"param_set"`
 	Origin   string `json:"log_origin"`
+	// VendorID and ClassID name the firmware images this device takes.
+	VendorID uint32 `json:"vendor_id"`
+	ClassID  uint32 `json:"class_id"`
+}
+
+// Update path: the manufacturer's vendor ID, the device classes, and the
+// manufacturer keys (UpdateKeys of them, UpdateThreshold needed).
+const (
+	VendorID        = 0x1F2E
+	ClassPump       = 0x0101
+	ClassPacer      = 0x0201
+	UpdateKeys      = 3
+	UpdateThreshold = 2
+	// Files of the update path.
+	UpdateRootFile      = "update-root.cbor"  // implant/, public/: the signed trust root
+	UpdateDeviceKeyFile = "update-device.key" // implant/: X25519 key content keys are wrapped for
+	UpdateDevicePubFile = "update-device.pub" // public/: its public half, for packaging
+)
+
+// UpdateKeyFile is the file of manufacturer update key i (1-based).
+func UpdateKeyFile(i int) string { return fmt.Sprintf("update-%d.key", i) }
+
+// ClassOf is the device class of a device kind.
+func ClassOf(kind string) uint32 {
+	if kind == KindPacer {
+		return ClassPacer
+	}
+	return ClassPump
 }
 
 // ErrExists: refusing to overwrite an existing deployment.
@@ -129,7 +159,7 @@ func GenerateKind(root, deviceID, kind string, set fhe.ParamSet, rnd io.Reader) 
 		return err
 	}
 	sign := map[guard.Role]*wire.SigningKey{}
-	for _, r := range []guard.Role{guard.RoleClinician, guard.RoleRelay, guard.RoleImplant, guard.RoleManufacturer} {
+	for _, r := range []guard.Role{guard.RoleClinician, guard.RoleRelay, guard.RoleImplant} {
 		if sign[r], err = wire.GenerateSigningKey(r, rnd); err != nil {
 			return err
 		}
@@ -143,9 +173,35 @@ func GenerateKind(root, deviceID, kind string, set fhe.ParamSet, rnd io.Reader) 
 	if err != nil {
 		return fmt.Errorf("provision: checkpoint key: %w", err)
 	}
-	dev, err := json.MarshalIndent(Device{ID: deviceID, Kind: kind, ParamSet: set.Name, Origin: origin}, "", "  ")
+	dev, err := json.MarshalIndent(Device{ID: deviceID, Kind: kind, ParamSet: set.Name, Origin: origin,
+		VendorID: VendorID, ClassID: ClassOf(kind)}, "", "  ")
 	if err != nil {
 		return err
+	}
+	var mfr []*wire.SigningKey
+	var mfrPubs []wire.TrustedKey
+	for range UpdateKeys {
+		k, err := wire.GenerateSigningKey(guard.RoleManufacturer, rnd)
+		if err != nil {
+			return err
+		}
+		mfr, mfrPubs = append(mfr, k), append(mfrPubs, k.Public())
+	}
+	troot, err := update.NewTrustRoot(1, UpdateThreshold, mfrPubs...)
+	if err != nil {
+		return fmt.Errorf("provision: update root: %w", err)
+	}
+	sroot, err := update.SignRoot(troot, mfr...)
+	if err != nil {
+		return fmt.Errorf("provision: update root: %w", err)
+	}
+	rootBytes, err := sroot.Marshal()
+	if err != nil {
+		return err
+	}
+	devKey, err := ecdh.X25519().GenerateKey(rnd)
+	if err != nil {
+		return fmt.Errorf("provision: update device key: %w", err)
 	}
 	implant, clinic, relay := filepath.Join(root, "implant"), filepath.Join(root, "clinic"), filepath.Join(root, "relay")
 	manu, public := filepath.Join(root, "manufacturer"), filepath.Join(root, "public")
@@ -177,13 +233,25 @@ func GenerateKind(root, deviceID, kind string, set fhe.ParamSet, rnd io.Reader) 
 		func() error { return write(relay, "checkpoint.skey", []byte(skey)) },
 		func() error { return write(relay, "device.json", dev) },
 
-		func() error { return writeKey(manu, "manufacturer.key", sign[guard.RoleManufacturer]) },
+		func() error {
+			for i, k := range mfr {
+				if err := writeKey(manu, UpdateKeyFile(i+1), k); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error { return write(implant, UpdateRootFile, rootBytes) },
+		func() error { return write(implant, UpdateDeviceKeyFile, devKey.Bytes()) },
+		func() error { return write(public, UpdateRootFile, rootBytes) },
+		func() error { return write(public, UpdateDevicePubFile, devKey.PublicKey().Bytes()) },
 
 		func() error {
 			var pubs []wire.TrustedKey
-			for _, r := range []guard.Role{guard.RoleClinician, guard.RoleRelay, guard.RoleImplant, guard.RoleManufacturer} {
+			for _, r := range []guard.Role{guard.RoleClinician, guard.RoleRelay, guard.RoleImplant} {
 				pubs = append(pubs, sign[r].Public())
 			}
+			pubs = append(pubs, mfrPubs...)
 			b, err := wire.MarshalTrustedKeys(pubs...)
 			if err != nil {
 				return err
@@ -230,6 +298,50 @@ func ReadTrust(dir string) (*wire.TrustList, []wire.TrustedKey, error) {
 		return nil, nil, fmt.Errorf("provision: %w", err)
 	}
 	return wire.UnmarshalTrustList(b)
+}
+
+// ReadUpdateRoot reads and checks a signed update trust root: it must be
+// signed by a threshold of its own keys.
+func ReadUpdateRoot(dir string) (*update.TrustRoot, error) {
+	b, err := ReadFile(dir, UpdateRootFile)
+	if err != nil {
+		return nil, err
+	}
+	sr, err := update.DecodeSignedRoot(b)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %s: %w", UpdateRootFile, err)
+	}
+	r, err := sr.Verify()
+	if err != nil {
+		return nil, fmt.Errorf("provision: %s: %w", UpdateRootFile, err)
+	}
+	return r, nil
+}
+
+// ReadUpdateDeviceKey reads the implant's X25519 update key.
+func ReadUpdateDeviceKey(dir string) (*ecdh.PrivateKey, error) {
+	b, err := ReadFile(dir, UpdateDeviceKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	k, err := ecdh.X25519().NewPrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %s: %w", UpdateDeviceKeyFile, err)
+	}
+	return k, nil
+}
+
+// ReadUpdateDevicePub reads a device's X25519 update public key.
+func ReadUpdateDevicePub(dir string) (*ecdh.PublicKey, error) {
+	b, err := ReadFile(dir, UpdateDevicePubFile)
+	if err != nil {
+		return nil, err
+	}
+	k, err := ecdh.X25519().NewPublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("provision: %s: %w", UpdateDevicePubFile, err)
+	}
+	return k, nil
 }
 
 // ReadFile reads one file of a party's directory.

@@ -47,6 +47,24 @@ func TestGenerateWritesPrivateFilesAndNoSecretToTheRelay(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "pump-0001", d.ID)
 
+	// Update path: a 2-of-3 root signed by itself, the device's X25519 key
+	// on the implant and its public half in public/.
+	ur, err := ReadUpdateRoot(filepath.Join(root, "implant"))
+	require.NoError(t, err)
+	assert.Equal(t, UpdateThreshold, ur.Threshold)
+	assert.Len(t, ur.Keys, UpdateKeys)
+	dk, err := ReadUpdateDeviceKey(filepath.Join(root, "implant"))
+	require.NoError(t, err)
+	dp, err := ReadUpdateDevicePub(filepath.Join(root, "public"))
+	require.NoError(t, err)
+	assert.True(t, dk.PublicKey().Equal(dp))
+	for i := 1; i <= UpdateKeys; i++ {
+		mk, err := ReadSigningKey(filepath.Join(root, "manufacturer"), UpdateKeyFile(i))
+		require.NoError(t, err)
+		assert.Equal(t, guard.RoleManufacturer, mk.Role)
+	}
+	assert.Equal(t, uint32(ClassPump), d.ClassID)
+
 	assert.ErrorIs(t, Generate(root, "pump-0001", fhe.TestOnlyN11, nil), ErrExists)
 	rk, err := ReadFile(filepath.Join(root, "relay"), "fhe-implant.relay")
 	require.NoError(t, err)

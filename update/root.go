@@ -197,3 +197,21 @@ func DecodeSignedRoot(b []byte) (*SignedRoot, error) {
 	}
 	return &s, nil
 }
+
+// Verify checks that a root is signed by a threshold of its own keys (the
+// provisioning check of a factory root, as TUF checks a root.json against
+// itself) and returns it.
+func (s *SignedRoot) Verify() (*TrustRoot, error) {
+	if err := s.Root.check(); err != nil {
+		return nil, err
+	}
+	msg, err := s.Root.SignedBytes()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Root.verifyThreshold("root", msg, s.Sigs); err != nil {
+		return nil, err
+	}
+	c := s.Root.clone()
+	return &c, nil
+}

@@ -82,3 +82,18 @@ func TestTrustRootRefusesBadKeySets(t *testing.T) {
 		})
 	}
 }
+
+// TestSignedRootVerify: a root verifies against itself with a threshold of
+// its own keys, and not with fewer.
+func TestSignedRootVerify(t *testing.T) {
+	f := newFixture(t, 60)
+	sr, err := update.SignRoot(f.root, f.mfr[:2]...)
+	require.NoError(t, err)
+	r, err := sr.Verify()
+	require.NoError(t, err)
+	require.Equal(t, f.root.Threshold, r.Threshold)
+	one, err := update.SignRoot(f.root, f.mfr[0])
+	require.NoError(t, err)
+	_, err = one.Verify()
+	require.ErrorIs(t, err, update.ErrThreshold)
+}
