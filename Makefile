@@ -72,7 +72,7 @@ bench-fhe:
 # The whole command path: provisioning, implant and relay processes on
 # loopback, the scripted scenario, and offline verification of both logs.
 demo:
-	$(GO) build -o build/bin/ ./cmd/implant ./cmd/relay ./cmd/demo
+	$(GO) build -o build/bin/ ./cmd/implant ./cmd/relay ./cmd/ifhe ./cmd/demo
 	build/bin/demo -bin build/bin
 
 # Reproducible implant binaries: linux/arm64 (the target board), linux/arm

@@ -10,6 +10,7 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/update"
 	"github.com/implantfhe/implantfhe/wire"
 )
 
@@ -38,6 +39,8 @@ type Config struct {
 	Pump     pump.Config
 	// LogName is the log's name in storage.
 	LogName string
+	// Update is the firmware-update path; nil: this build takes no updates.
+	Update *UpdateConfig
 }
 
 // Implant is the running firmware.
@@ -58,6 +61,9 @@ type Implant struct {
 	Interrupted bool
 	Recovery    implog.Recovery
 	readings    []int64
+	upd         *updater
+	// Image is what the bootloader booted (zero without an update path).
+	Image update.BootInfo
 }
 
 // Schema returns the homomorphically compared parameters of a pump command
@@ -127,10 +133,22 @@ func Boot(cfg Config, keys Keys, board hal.Board) (*Implant, error) {
 	if err := im.persist(boot, true); err != nil {
 		return nil, fmt.Errorf("firmware boot: %w", err)
 	}
+	if im.upd, err = newUpdater(cfg.Update, im); err != nil {
+		return nil, fmt.Errorf("firmware boot: %w", err)
+	}
+	if im.upd != nil {
+		if im.Image, err = im.upd.boot(); err != nil {
+			return nil, fmt.Errorf("firmware boot: %w", err)
+		}
+	}
 	return im, nil
 }
 
 func (im *Implant) now() units.Millis { return im.board.Clock.Now() + im.offset }
+
+// Now is the kernel's timeline now (the board clock plus the offset that
+// carries the timeline across power cycles).
+func (im *Implant) Now() units.Millis { return im.now() }
 
 // State is the kernel state (for tests and status).
 func (im *Implant) State() pump.State { return im.st }

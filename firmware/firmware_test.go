@@ -60,7 +60,10 @@ func fheKeys(t *testing.T) (*fhe.SecretKeys, *fhe.RelayKeys) {
 	return implantK, relayFHE
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, nil) }
+
+// newWorldWith builds a world; setup runs before the first boot.
+func newWorldWith(t *testing.T, setup func(*world)) *world {
 	sk, rk := fheKeys(t)
 	clin, err := wire.GenerateSigningKey(guard.RoleClinician, rand.Reader)
 	require.NoError(t, err)
@@ -82,6 +85,9 @@ func newWorld(t *testing.T) *world {
 	lim, err := w.ctl.EncryptLimits(pump.CmdBolus, int64(limits.MaxBolus))
 	require.NoError(t, err)
 	require.NoError(t, w.dev.SetLimits(pump.CmdBolus, lim))
+	if setup != nil {
+		setup(w)
+	}
 	w.boot()
 	// Provisioning programs the limits directly through the kernel (the
 	// radio path for program-limits is not part of this protocol version).

@@ -10,6 +10,7 @@ import (
 	"github.com/implantfhe/implantfhe/implog"
 	"github.com/implantfhe/implantfhe/kernel/pacer"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/update"
 	"github.com/implantfhe/implantfhe/wire"
 )
 
@@ -46,10 +47,15 @@ type PacerImplant struct {
 	ackCtr     uint64
 	wakeAt     units.Millis
 	Recovery   implog.Recovery
+	upd        *updater
+	updCfg     *UpdateConfig
+	// Image is what the bootloader booted (zero without an update path).
+	Image update.BootInfo
 }
 
-// BootPacer opens the log and resumes from its last persisted state.
-func BootPacer(device string, cfg pacer.Config, keys Keys, board hal.Board) (*PacerImplant, error) {
+// BootPacer opens the log, resumes from its last persisted state and, with
+// an update path (upd non-nil), runs the bootloader step (see Boot).
+func BootPacer(device string, cfg pacer.Config, keys Keys, board hal.Board, upd *UpdateConfig) (*PacerImplant, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("pacer boot: %w", err)
 	}
@@ -57,7 +63,7 @@ func BootPacer(device string, cfg pacer.Config, keys Keys, board hal.Board) (*Pa
 	if err != nil {
 		return nil, fmt.Errorf("pacer boot: %w", err)
 	}
-	im := &PacerImplant{cfg: cfg, device: device, keys: keys, board: board, log: lg, st: pacer.NewState(), Recovery: rec,
+	im := &PacerImplant{cfg: cfg, device: device, keys: keys, board: board, log: lg, st: pacer.NewState(), Recovery: rec, updCfg: upd,
 		verifier: wire.Verifier{DeviceID: device, Trust: keys.Trust, MaxFrame: wire.MaxRadioFrame}}
 	for r, err := range lg.Records() {
 		if err != nil {
@@ -84,10 +90,58 @@ func BootPacer(device string, cfg pacer.Config, keys Keys, board hal.Board) (*Pa
 	if err := im.persist(&Record{Type: RecBoot, NowMs: int64(im.now())}, true); err != nil {
 		return nil, err
 	}
+	if im.upd, err = newUpdater(upd, im); err != nil {
+		return nil, fmt.Errorf("pacer boot: %w", err)
+	}
+	if im.upd != nil {
+		if im.Image, err = im.upd.boot(); err != nil {
+			return nil, fmt.Errorf("pacer boot: %w", err)
+		}
+	}
 	return im, nil
 }
 
+func (im *PacerImplant) persistUpdate(r *Record) error { return im.persist(r, true) }
+
+// gateSwitch asks the pacer kernel (PACE-UPDATE-SWITCH) whether a slot
+// switch with a blackout of switchMs keeps backup pacing within the
+// lower-rate interval; the decision is logged with the kernel state. Any
+// pace the step itself asks for is delivered first.
+func (im *PacerImplant) gateSwitch(switchMs units.Millis) (bool, string, error) {
+	outs, err := im.step(pacer.Input{Kind: pacer.InSwitchRequest, NowMs: im.now(), SwitchMs: switchMs}, "switch-request", nil)
+	if err != nil {
+		return false, "", err
+	}
+	for _, o := range outs.All() {
+		if o.Kind == pacer.OutSwitch {
+			return o.Accepted, o.Reason.String(), nil
+		}
+	}
+	return false, "no decision from the kernel", nil
+}
+
+// HandleUpdate serves one update request, as the pump's does.
+func (im *PacerImplant) HandleUpdate(payload []byte) (UpdateOutcome, []byte, error) {
+	return serveUpdate(im.upd, im, payload)
+}
+
+// Reboot restarts the firmware from storage, as the pump's does.
+func (im *PacerImplant) Reboot() error {
+	nim, err := BootPacer(im.device, im.cfg, im.keys, im.board, im.updCfg)
+	if err != nil {
+		return err
+	}
+	*im = *nim
+	if im.upd != nil {
+		im.upd.h = im
+	}
+	return nil
+}
+
 func (im *PacerImplant) now() units.Millis { return im.board.Clock.Now() + im.offset }
+
+// Now is the kernel's timeline now.
+func (im *PacerImplant) Now() units.Millis { return im.now() }
 
 // State is the kernel state.
 func (im *PacerImplant) State() pacer.State { return im.st }
@@ -130,9 +184,11 @@ func (im *PacerImplant) step(in pacer.Input, input string, values []int64) (pace
 			rec.Cmd, rec.Ctr, rec.Accepted, rec.Reason = o.Cmd.String(), o.Counter, o.Accepted, o.Reason.String()
 		case pacer.OutApplied:
 			rec.Alerts = append(rec.Alerts, "applied")
+		case pacer.OutSwitch:
+			rec.Cmd, rec.Accepted, rec.Reason = SwitchDecision, o.Accepted, o.Reason.String()
 		}
 	}
-	withState := prev != nxt.Op || in.Kind == pacer.InCommand || len(rec.Alerts) > 0
+	withState := prev != nxt.Op || in.Kind == pacer.InCommand || in.Kind == pacer.InSwitchRequest || len(rec.Alerts) > 0
 	if withState || paces > 0 {
 		if paces > 0 {
 			rec.Deliver = []int64{int64(paces)}

@@ -39,6 +39,16 @@ type Record struct {
 	AckCtr     uint64 `cbor:"15,keyasint,omitempty"`
 	// Seq of the step record an actuated record completes.
 	Of uint64 `cbor:"16,keyasint,omitempty"`
+	// Update events (RecUpdate): the event, the image it concerns (version
+	// and security counter), the active slot and update phase after it, the
+	// chunks still missing and the confirmed security counter.
+	Event     string `cbor:"17,keyasint,omitempty"`
+	Version   uint64 `cbor:"18,keyasint,omitempty"`
+	SecCtr    uint64 `cbor:"19,keyasint,omitempty"`
+	Slot      string `cbor:"20,keyasint,omitempty"`
+	Phase     string `cbor:"21,keyasint,omitempty"`
+	Missing   uint64 `cbor:"22,keyasint,omitempty"`
+	Confirmed uint64 `cbor:"23,keyasint,omitempty"`
 }
 
 var (
@@ -87,6 +97,8 @@ func summarise(r *Record, outs *pump.Outputs) {
 			r.Alerts = append(r.Alerts, o.Reason.String())
 		case pump.OutDecision:
 			r.Cmd, r.Ctr, r.Accepted, r.Reason = o.Cmd.String(), o.Counter, o.Accepted, o.Reason.String()
+		case pump.OutSwitch:
+			r.Cmd, r.Accepted, r.Reason = SwitchDecision, o.Accepted, o.Reason.String()
 		}
 	}
 }

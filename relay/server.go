@@ -105,6 +105,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/command", s.command)
 	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("POST /v1/telemetry", s.telemetry)
+	mux.HandleFunc("POST /v1/update", s.publishUpdate)
+	mux.HandleFunc("GET /v1/update/status", s.updateStatus)
 	mux.HandleFunc("GET /v1/checkpoint", s.checkpoint)
 	mux.HandleFunc("GET /v1/entries", s.entries)
 	mux.HandleFunc("GET /v1/proof/inclusion", s.inclusion)

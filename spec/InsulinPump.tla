@@ -2,9 +2,10 @@
 (***************************************************************************)
 (* The insulin-pump safety kernel (kernel/pump, kernel/guard) at the level  *)
 (* of its inputs: ticks carrying monotonic time, glucose readings, HAL      *)
-(* events and authenticated commands with the relay's verdict.  Each action *)
-(* is one call of the kernel's Step: it first accrues basal up to the       *)
-(* input's time, then handles the input, exactly as step.go does.          *)
+(* events, firmware slot-switch requests and authenticated commands with   *)
+(* the relay's verdict.  Each action is one call of the kernel's Step: it  *)
+(* first accrues basal up to the input's time, then handles the input,     *)
+(* exactly as step.go does.                                                *)
 (*                                                                         *)
 (* Units are the kernel's: time in ms, insulin in 0.01 U, rates in          *)
 (* 0.01 U/h, glucose in mg/dL.                                              *)
@@ -31,7 +32,7 @@ CONSTANTS
     TickMs, MaxTime, MaxEventsPerTick,
     \* kernel/pump Config.
     WindowMs, BucketMs, InsulinActionMs, GlucoseStaleMs,
-    MaxCommandValidityMs, MinTempBasalMs, MaxTempBasalMs,
+    MaxCommandValidityMs, MinTempBasalMs, MaxTempBasalMs, MaxSwitchMs,
     \* Hard limits of the pump's profile.
     HardMaxBolus, HardMaxBasal, HardMaxIOB, HardMaxDaily,
     \* Programmable ranges (kernel/pump/limits.go).
@@ -42,6 +43,8 @@ CONSTANTS
     \* Parameters of the other inputs.
     BolusAmounts, BasalRates, TempRates, TempDurations,
     GlucoseValues, ReservoirLevels,
+    \* Switch-over blackouts a firmware slot-switch request may declare.
+    SwitchDurations,
     \* Command envelopes: signer roles, verdicts, age of the issue time
     \* (issued = now - age; TLC's .cfg syntax has no negative numbers), and
     \* validity length (expires = issued + length).
@@ -59,12 +62,13 @@ VARIABLES
     haveBolus, lastBolusAt,
     reservoir,     \* insulin the reservoir holds (0.01 U)
     history,       \* ghost: deliveries [at, amount, bolus] still relevant
+    bolusRunning,  \* ghost: a bolus was actuated and not since reported done or stopped
     events,        \* inputs since the last tick (bounds interleavings)
     lastStep       \* ghost: [input, pre, out] of the last transition
 
 vars == <<mode, now, lastCounter, limits, haveGlucose, glucose, glucoseAt,
           tempActive, tempRate, tempUntil, basalAccum, lastWithheld,
-          haveBolus, lastBolusAt, reservoir, history, events, lastStep>>
+          haveBolus, lastBolusAt, reservoir, history, bolusRunning, events, lastStep>>
 
 -----------------------------------------------------------------------------
 (* Sets and small helpers. *)
@@ -84,7 +88,7 @@ CmdKinds == {"bolus", "set-basal", "temp-basal", "cancel-temp-basal",
              "suspend", "resume", "ack-alarm", "program-limits"}
 VerdictCmdKinds == {"bolus", "set-basal", "temp-basal"}
 HALKinds == {"delivery-done", "occlusion", "motor-fault", "reservoir", "watchdog"}
-InputKinds == {"none", "tick", "glucose", "hal", "command", "clock-back"}
+InputKinds == {"none", "tick", "glucose", "hal", "command", "clock-back", "switch"}
 
 \* Reason codes (kernel/reason), by their stable names.
 Reasons == {"ok", "unauthenticated", "wrong-role", "replay", "expired",
@@ -95,7 +99,8 @@ Reasons == {"ok", "unauthenticated", "wrong-role", "replay", "expired",
             "reservoir-empty", "bolus-over-max", "bolus-too-soon",
             "iob-over-max", "daily-over-max", "basal-over-max",
             "glucose-low", "glucose-stale", "alarm-active", "suspended",
-            "faulted", "invalid-reading"}
+            "faulted", "invalid-reading", "switch-bolus-in-progress",
+            "switch-duration-out-of-range"}
 
 ASSUME /\ TickMs > 0 /\ MaxTime \in Nat /\ MaxEventsPerTick \in Nat
        /\ BucketMs > 0 /\ WindowMs > 0 /\ WindowMs % BucketMs = 0
@@ -103,6 +108,7 @@ ASSUME /\ TickMs > 0 /\ MaxTime \in Nat /\ MaxEventsPerTick \in Nat
        /\ InsulinActionMs <= WindowMs
        /\ GlucoseStaleMs > 0 /\ MaxCommandValidityMs > 0
        /\ 0 < MinTempBasalMs /\ MinTempBasalMs <= MaxTempBasalMs
+       /\ 0 < MaxSwitchMs /\ MaxSwitchMs <= GlucoseStaleMs /\ SwitchDurations \subseteq Nat
        /\ Signers \subseteq Roles /\ Verdicts \subseteq VerdictKinds
        /\ "clinician" \in Signers /\ "within" \in Verdicts /\ 0 \in IssueAges /\ IssueAges \subseteq Nat
 
@@ -227,26 +233,32 @@ NoCmd == [kind |-> "none", signer |-> "none", counter |-> 0, issued |-> 0,
           duration |-> 0, limits |-> ZeroLimits]
 
 InputRecords == [kind : InputKinds, at : Int, hal : HALKinds \cup {"none"},
-                 level : Int, glucose : Int, glucoseAt : Int, cmd : CmdRecords]
+                 level : Int, glucose : Int, glucoseAt : Int, cmd : CmdRecords,
+                 switchMs : Int]
 
 NoInput == [kind |-> "none", at |-> 0, hal |-> "none", level |-> 0,
-            glucose |-> 0, glucoseAt |-> 0, cmd |-> NoCmd]
+            glucose |-> 0, glucoseAt |-> 0, cmd |-> NoCmd, switchMs |-> 0]
 
 \* What the kernel asked for: a stop, alerts (by reason), basal and bolus
-\* actuations (0.01 U), and the decision on a command ("none" if no command).
+\* actuations (0.01 U), the decision on a command ("none" if no command), and
+\* the answer to a slot-switch request ("ok": switch now; "none" if no request).
 OutRecords == [stop : BOOLEAN, alerts : SUBSET Reasons, basal : Nat,
-               bolus : Nat, decision : Reasons \cup {"none"}]
+               bolus : Nat, decision : Reasons \cup {"none"},
+               switch : Reasons \cup {"none"}]
 
-NoOut == [stop |-> FALSE, alerts |-> {}, basal |-> 0, bolus |-> 0, decision |-> "none"]
+NoOut == [stop |-> FALSE, alerts |-> {}, basal |-> 0, bolus |-> 0, decision |-> "none",
+          switch |-> "none"]
 
 PreRecords == [mode : Modes, now : Nat, lastCounter : Nat, limits : LimitRecords,
                haveGlucose : BOOLEAN, glucose : Nat, glucoseAt : Nat,
-               haveBolus : BOOLEAN, lastBolusAt : Nat, reservoir : Nat]
+               haveBolus : BOOLEAN, lastBolusAt : Nat, reservoir : Nat,
+               bolusRunning : BOOLEAN]
 
 \* The state before the current transition, as lastStep keeps it.
 Pre == [mode |-> mode, now |-> now, lastCounter |-> lastCounter, limits |-> limits,
         haveGlucose |-> haveGlucose, glucose |-> glucose, glucoseAt |-> glucoseAt,
-        haveBolus |-> haveBolus, lastBolusAt |-> lastBolusAt, reservoir |-> reservoir]
+        haveBolus |-> haveBolus, lastBolusAt |-> lastBolusAt, reservoir |-> reservoir,
+        bolusRunning |-> bolusRunning]
 
 \* The kernel state as one record, and a step in progress [k, o].
 Cur == [mode |-> mode, now |-> now, lastCounter |-> lastCounter, limits |-> limits,
@@ -452,6 +464,18 @@ DoGlucose(r, g, at) ==
             THEN Alert(a, "glucose-low")
        ELSE a
 
+\* PUMP-UPDATE-SWITCH: the answer to a request to switch to the staged
+\* firmware slot with a blackout of d ms (kernel/pump switchSafe).  Only an
+\* answer: no therapy state changes.  Granted in every mode but Delivering
+\* (a bolus is in progress) and Fault (out of service for good).
+SwitchAnswer(k, d) ==
+    IF d <= 0 \/ d > MaxSwitchMs THEN "switch-duration-out-of-range"
+    ELSE IF k.mode = "fault" THEN "faulted"
+    ELSE IF k.mode = "delivering" THEN "switch-bolus-in-progress"
+    ELSE "ok"
+
+DoSwitch(r, d) == [r EXCEPT !.o.switch = SwitchAnswer(r.k, d)]
+
 DoHAL(r, e, level) ==
     CASE e = "delivery-done" ->
             IF ModeNext(r.k.mode, "done") = NoMode THEN r
@@ -471,7 +495,8 @@ DoHAL(r, e, level) ==
 
 InitPre == [mode |-> "init", now |-> 0, lastCounter |-> 0, limits |-> ZeroLimits,
             haveGlucose |-> FALSE, glucose |-> 0, glucoseAt |-> 0,
-            haveBolus |-> FALSE, lastBolusAt |-> 0, reservoir |-> 0]
+            haveBolus |-> FALSE, lastBolusAt |-> 0, reservoir |-> 0,
+            bolusRunning |-> FALSE]
 
 Init ==
     /\ mode = "init"
@@ -485,6 +510,7 @@ Init ==
     /\ haveBolus = FALSE /\ lastBolusAt = 0
     /\ reservoir = 0
     /\ history = <<>>
+    /\ bolusRunning = FALSE
     /\ events = 0
     /\ lastStep = [input |-> NoInput, pre |-> InitPre, out |-> NoOut]
 
@@ -506,6 +532,11 @@ Commit(r, input, ev) ==
     /\ lastBolusAt' = r.k.lastBolusAt
     /\ reservoir' = r.k.reservoir
     /\ history' = Prune(r.k.history, r.k.now)
+    \* The motor, as the outputs and the HAL tell it: a bolus actuation
+    \* starts a run; a stop, or the HAL reporting the delivery done, ends it.
+    /\ bolusRunning' = IF r.o.bolus > 0 THEN TRUE
+                       ELSE IF r.o.stop \/ (input.kind = "hal" /\ input.hal = "delivery-done")
+                       THEN FALSE ELSE bolusRunning
     /\ events' = ev
     /\ lastStep' = [input |-> input, pre |-> Pre, out |-> r.o]
 
@@ -544,6 +575,13 @@ ClockBack ==
     /\ Commit(EnterFault(Start, "clock-went-back"),
               [NoInput EXCEPT !.kind = "clock-back", !.at = now - 1], events + 1)
 
+\* The firmware asks to switch to the staged slot (PUMP-UPDATE-SWITCH).
+SwitchRequest ==
+    /\ EventAllowed
+    /\ \E d \in SwitchDurations :
+          Commit(DoSwitch(RunBasal(Start, now), d),
+                 [NoInput EXCEPT !.kind = "switch", !.at = now, !.switchMs = d], events + 1)
+
 \* Command parameters by kind; commands that need no verdict carry none.
 CmdParams ==
     {[kind |-> "bolus", verdict |-> v, amount |-> a, rate |-> 0, duration |-> 0,
@@ -581,6 +619,7 @@ Next ==
     \/ Glucose
     \/ DeliveryDone \/ Occlusion \/ MotorFault \/ Watchdog \/ Reservoir
     \/ ClockBack
+    \/ SwitchRequest
     \/ Command
 
 Spec == Init /\ [][Next]_vars
@@ -631,6 +670,7 @@ TypeOK ==
     /\ haveBolus \in BOOLEAN /\ lastBolusAt \in 0..MaxTime
     /\ reservoir \in Nat
     /\ history \in Seq(Deliveries)
+    /\ bolusRunning \in BOOLEAN
     /\ events \in 0..MaxEventsPerTick
     /\ lastStep \in [input : InputRecords, pre : PreRecords, out : OutRecords]
 
@@ -695,6 +735,20 @@ Inv_PUMP_ALARM_ACK ==
 \* PUMP-LIMITS-RANGE
 Inv_PUMP_LIMITS_RANGE ==
     mode \notin {"init", "fault"} => LimitsInRange(limits)
+
+\* Every slot-switch request, and only a request, gets an answer; a granted
+\* switch never interrupts a bolus: no bolus the motor was asked for is still
+\* running (neither reported done nor stopped), the pump is not faulted, the
+\* declared blackout is within (0, MaxSwitchMs], and the grant stops and
+\* delivers nothing and leaves the mode as it was.
+\* PUMP-UPDATE-SWITCH
+Inv_PUMP_UPDATE_SWITCH ==
+    /\ (Inp.kind = "switch") = (Out.switch # "none")
+    /\ Out.switch = "ok" =>
+          /\ ~P.bolusRunning
+          /\ P.mode # "fault" /\ mode # "fault"
+          /\ 0 < Inp.switchMs /\ Inp.switchMs <= MaxSwitchMs
+          /\ ~Out.stop /\ Delivered = 0 /\ mode = P.mode
 
 \* CMD-AUTH
 Inv_CMD_AUTH ==

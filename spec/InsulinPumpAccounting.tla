@@ -10,8 +10,8 @@
 \*     unreachable;
 \*   - a 20 min horizon ends before the window total reaches its maximum.
 \* Here only the inputs that lead to delivery are taken (ticks, readings,
-\* reservoir fills, delivery-done, and fresh bolus, temporary-basal and
-\* program-limits commands), so that InsulinPumpAccounting.cfg can afford
+\* reservoir fills, delivery-done, slot-switch requests, and fresh bolus,
+\* temporary-basal and program-limits commands), so that InsulinPumpAccounting.cfg can afford
 \* two inputs per tick, a 30 min horizon (past the first slide of the
 \* window) and limits under which every accounting rule refuses.
 \*
@@ -28,7 +28,7 @@ AccCommand ==
         /\ h.counter = lastCounter + 1
         /\ CommandStep(MkCmd(h, p))
 
-AccNext == Tick \/ Glucose \/ DeliveryDone \/ Reservoir \/ AccCommand
+AccNext == Tick \/ Glucose \/ DeliveryDone \/ Reservoir \/ SwitchRequest \/ AccCommand
 
 AccSpec == Init /\ [][AccNext]_vars
 

@@ -3,9 +3,13 @@
 (* The pacemaker safety kernel (kernel/pacer, kernel/guard) at the level   *)
 (* of its inputs: time advancing to the next tick or the kernel's wake-up, *)
 (* sensed atrial and ventricular events, authenticated programming         *)
-(* commands with the relay's verdict, and HAL faults.  Time is in ms,      *)
-(* rates in ppm; intervals are checked with products (I * LRL <= 60000,    *)
-(* I * URL >= 60000) as in model/pacerinv.                                 *)
+(* commands with the relay's verdict, HAL faults, and firmware slot-switch *)
+(* requests.  Time is in ms, rates in ppm; intervals are checked with      *)
+(* products (I * LRL <= 60000, I * URL >= 60000) as in model/pacerinv.     *)
+(*                                                                         *)
+(* A granted slot switch starts a blackout: the firmware reboots into the  *)
+(* other image and neither paces nor steps the kernel until it resumes at  *)
+(* the declared time (Resume), with the kernel's state restored.           *)
 (*                                                                         *)
 (* The relay compares a program's LRL and URL homomorphically with the    *)
 (* patient's encrypted limits (a minimum LRL and a maximum URL set by the  *)
@@ -25,7 +29,11 @@ CONSTANTS
     Programs,      \* programs a command may carry (records, see Params)
     Verdicts,      \* verdicts a command may carry
     LimitSets,     \* patient limits a set-limits command may carry
-    VBlankMs       \* ventricular blanking after an atrial pace
+    VBlankMs,      \* ventricular blanking after an atrial pace
+    MaxSwitchMs,   \* longest switch-over blackout a switch may declare
+    SwitchDurations, \* blackouts a slot-switch request may declare
+    MaxEventsPerTick, \* inputs other than time advances between two of them
+    MaxCommands    \* bound on admitted commands (CommandBound, a TLC constraint)
 
 VARIABLES
     op,            \* "por", "permanent", "fault"
@@ -35,9 +43,13 @@ VARIABLES
     now, lastV, lastA, lastAPace, avPending,
     lastCounter,   \* guard.State
     limits,        \* the patient's limits [minLRL, maxURL]
+    blackout,      \* a granted slot switch is under way
+    resumeAt,      \* when the firmware resumes after it (0 without one)
+    events,        \* inputs since the last time advance (bounds interleavings)
     lastStep       \* ghost: facts about the last transition
 
-vars == <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter, limits, lastStep>>
+vars == <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter, limits,
+          blackout, resumeAt, events, lastStep>>
 
 -----------------------------------------------------------------------------
 MsPerMinute == 60000
@@ -78,18 +90,28 @@ StoredWithin(l) == WithinLimits(perm, l) /\ (pending # NoProgram => WithinLimits
 Safe == [mode |-> "VVI", lrl |-> 65, url |-> 120, av |-> 150, vrp |-> 320, pvarp |-> 250, vamp |-> 50]
 
 ASSUME Programmable(Safe) /\ Pacable(Safe) /\ TickMs > 0 /\ VBlankMs >= 0
+ASSUME MaxSwitchMs > 0 /\ SwitchDurations \subseteq Nat /\ MaxCommands \in Nat
+ASSUME MaxEventsPerTick \in Nat
 ASSUME LimitsValid(FullLimits) /\ WithinLimits(Safe, FullLimits)
 
 -----------------------------------------------------------------------------
 (* Timing, as kernel/pacer/state.go. *)
 
+\* The ventricular due time, given the last atrial event and the AV-delay
+\* state (Resume asks it after a late atrial pace).
+VDueAt(la, avp) ==
+    CASE active.mode = "VVI" -> lastV + LRI(active)
+      [] active.mode = "DDD" /\ avp ->
+            LET d == IF la + active.av < lastV + LRI(active)
+                     THEN la + active.av ELSE lastV + LRI(active)
+            IN IF d < lastV + URI(active) THEN lastV + URI(active) ELSE d
+      [] OTHER -> -1
 ADue == IF active.mode = "DDD" /\ ~avPending THEN lastV + LRI(active) - active.av ELSE -1
-VDue == CASE active.mode = "VVI" -> lastV + LRI(active)
-          [] active.mode = "DDD" /\ avPending ->
-                LET d == IF lastA + active.av < lastV + LRI(active)
-                         THEN lastA + active.av ELSE lastV + LRI(active)
-                IN IF d < lastV + URI(active) THEN lastV + URI(active) ELSE d
-          [] OTHER -> -1
+VDue == VDueAt(lastA, avPending)
+
+\* The lower-rate deadline of the rate chamber (the ventricle in VVI and
+\* DDD): its next event comes no later (kernel/pacer escapeDeadline).
+EscapeDeadline == lastV + LRI(active)
 
 Wake == LET c == {t \in {ADue, VDue} : t > now} IN
         IF c = {} THEN now + TickMs ELSE CHOOSE t \in c : \A u \in c : t <= u
@@ -97,17 +119,20 @@ Wake == LET c == {t \in {ADue, VDue} : t > now} IN
 NoFacts == [paced |-> "none", interval |-> 0, vInterval |-> 0, refractory |-> FALSE,
             changed |-> FALSE, safePoint |-> TRUE, fault |-> FALSE, accepted |-> FALSE,
             signed |-> TRUE, fresh |-> TRUE, inTime |-> TRUE, verdictOk |-> TRUE,
-            inLimits |-> TRUE, pre |-> Safe]
+            inLimits |-> TRUE, switch |-> "none", switchMs |-> 0, pre |-> Safe]
 
 Init ==
     /\ op = "por" /\ active = Safe /\ perm = Safe /\ pending = NoProgram
     /\ now = 0 /\ lastV = 0 /\ lastA = 0 /\ lastAPace = 0 /\ avPending = FALSE
     /\ lastCounter = 0
     /\ limits = FullLimits
+    /\ blackout = FALSE /\ resumeAt = 0
+    /\ events = 0
     /\ lastStep = NoFacts
 
 \* A cycle start in the ventricle: pending programs take effect here.
 Apply == IF pending # NoProgram THEN pending ELSE active
+PermApply == IF pending # NoProgram THEN pending ELSE perm
 
 \* Time advances to the next tick or wake-up; due paces are delivered.
 Tick ==
@@ -119,7 +144,7 @@ Tick ==
             /\ lastStep' = [NoFacts EXCEPT !.paced = "A", !.pre = active]
        ELSE IF active.mode # "Off" /\ VDue # -1 /\ VDue <= t THEN
             /\ now' = t /\ lastV' = t /\ avPending' = FALSE
-            /\ active' = Apply /\ perm' = Apply /\ pending' = NoProgram
+            /\ active' = Apply /\ perm' = PermApply /\ pending' = NoProgram
             /\ op' = IF pending # NoProgram THEN "permanent" ELSE op
             /\ UNCHANGED <<lastA, lastAPace, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.paced = "V", !.vInterval = t - lastV,
@@ -137,7 +162,7 @@ SenseV ==
        THEN /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.refractory = TRUE, !.pre = active]
        ELSE /\ lastV' = now /\ avPending' = FALSE
-            /\ active' = Apply /\ perm' = Apply /\ pending' = NoProgram
+            /\ active' = Apply /\ perm' = PermApply /\ pending' = NoProgram
             /\ op' = IF pending # NoProgram THEN "permanent" ELSE op
             /\ UNCHANGED <<now, lastA, lastAPace, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.changed = (Apply # active), !.pre = active]
@@ -180,13 +205,71 @@ Fault ==
     /\ UNCHANGED <<perm, now, lastV, lastA, lastAPace, avPending, lastCounter, limits>>
     /\ lastStep' = [NoFacts EXCEPT !.fault = TRUE, !.pre = active]
 
-Next ==
-    \/ Tick
+\* PACE-UPDATE-SWITCH: the answer to a request to switch to the staged
+\* firmware slot with a blackout of d ms (kernel/pacer switchSafe).
+SwitchAnswer(d) ==
+    IF d = 0 \/ d > MaxSwitchMs THEN "switch-duration-out-of-range"
+    ELSE IF op = "fault" THEN "faulted"
+    ELSE IF active.mode = "Off" THEN "switch-pacing-off"
+    ELSE IF now + d > EscapeDeadline THEN "switch-escape-deadline"
+    ELSE "ok"
+
+\* A grant changes no therapy state; it starts the blackout.  Requests come
+\* only before the horizon, as ticks do (the blackout moves time on).
+SwitchRequest(d) ==
+    LET ok == SwitchAnswer(d) = "ok" IN
+    /\ now < MaxTime
+    /\ blackout' = ok
+    /\ resumeAt' = IF ok THEN now + d ELSE 0
+    /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending, lastCounter, limits>>
+    /\ lastStep' = [NoFacts EXCEPT !.switch = SwitchAnswer(d), !.switchMs = d, !.pre = active]
+
+\* The first Step after the blackout: time jumps to resumeAt and every pace
+\* that fell due meanwhile is delivered late, the atrial one first; in DDD a
+\* late atrial pace starts an AV delay that ends no later than the
+\* lower-rate deadline, so both may come at once.
+Resume ==
+    LET t == resumeAt
+        paceA == active.mode = "DDD" /\ ADue # -1 /\ ADue <= t
+        la == IF paceA THEN t ELSE lastA
+        avp == paceA \/ avPending
+        vd == VDueAt(la, avp)
+        paceV == active.mode # "Off" /\ vd # -1 /\ vd <= t
+    IN /\ now' = t /\ blackout' = FALSE /\ resumeAt' = 0
+       /\ lastA' = la /\ lastAPace' = IF paceA THEN t ELSE lastAPace
+       /\ IF paceV
+          THEN /\ lastV' = t /\ avPending' = FALSE
+               /\ active' = Apply /\ perm' = PermApply /\ pending' = NoProgram
+               /\ op' = IF pending # NoProgram THEN "permanent" ELSE op
+          ELSE /\ avPending' = avp
+               /\ UNCHANGED <<op, active, perm, pending, lastV>>
+       /\ UNCHANGED <<lastCounter, limits>>
+       /\ lastStep' = [NoFacts EXCEPT !.paced = IF paceV THEN "V" ELSE IF paceA THEN "A" ELSE "none",
+                        !.vInterval = IF paceV THEN t - lastV ELSE 0,
+                        !.changed = (paceV /\ Apply # active), !.pre = active]
+
+\* Inputs at the current time (model/pacer: at most PerTick between two
+\* time advances).
+Event ==
     \/ SenseV
     \/ SenseA
     \/ \E p \in Programs, v \in Verdicts, s \in BOOLEAN, f \in BOOLEAN, i \in BOOLEAN : Command(p, v, s, f, i)
     \/ \E l \in LimitSets, s \in BOOLEAN, f \in BOOLEAN, i \in BOOLEAN : SetLimits(l, s, f, i)
     \/ Fault
+
+\* The blackouts a request may declare: the constants, and the two around
+\* the deadline (ending exactly at it, and one ms after it), as model/pacer
+\* offers them.
+SwitchOffers ==
+    SwitchDurations \cup ({EscapeDeadline - now, EscapeDeadline - now + 1} \cap 1..MaxSwitchMs + 1)
+
+\* During a blackout nothing happens but the resumption.
+Next ==
+    \/ ~blackout /\ Tick /\ events' = 0 /\ UNCHANGED <<blackout, resumeAt>>
+    \/ ~blackout /\ events < MaxEventsPerTick /\ events' = events + 1
+       /\ \/ Event /\ UNCHANGED <<blackout, resumeAt>>
+          \/ \E d \in SwitchOffers : SwitchRequest(d)
+    \/ blackout /\ Resume /\ events' = 0
 
 Spec == Init /\ [][Next]_vars
 
@@ -244,4 +327,30 @@ Inv_CMD_AUTH == lastStep.accepted => lastStep.signed
 Inv_CMD_REPLAY == lastStep.accepted => lastStep.fresh
 Inv_CMD_EXPIRY == lastStep.accepted => lastStep.inTime
 Inv_CMD_VERDICT == lastStep.accepted => lastStep.verdictOk
+
+\* While a granted slot switch is under way, backup pacing is kept within
+\* the lower-rate interval: pacing resumes no later than 60000/LRL ms after
+\* the last ventricular event, pacing is on, and the kernel is not in
+\* fault; a granted blackout is within (0, MaxSwitchMs].  (Inv_PACE_LRL on
+\* the Resume step shows the resumption is then on time.)
+\* PACE-UPDATE-SWITCH
+Inv_PACE_UPDATE_SWITCH ==
+    /\ blackout => /\ (resumeAt - lastV) * active.lrl <= MsPerMinute
+                   /\ active.mode # "Off" /\ op # "fault"
+    /\ lastStep.switch = "ok" => blackout /\ 0 < lastStep.switchMs /\ lastStep.switchMs <= MaxSwitchMs
+
+-----------------------------------------------------------------------------
+(* The bounded model of Pacemaker.cfg: the programs and patient limits the  *)
+(* commands carry (a .cfg cannot write records), and a bound on the number *)
+(* of admitted commands (the spec's counter only counts them).             *)
+
+MCPrograms ==
+    {[mode |-> "VVI", lrl |-> 150, url |-> 175, av |-> 70, vrp |-> 150, pvarp |-> 150, vamp |-> 35],
+     [mode |-> "DDD", lrl |-> 150, url |-> 175, av |-> 70, vrp |-> 150, pvarp |-> 150, vamp |-> 35],
+     [mode |-> "VVI", lrl |-> 177, url |-> 175, av |-> 70, vrp |-> 150, pvarp |-> 150, vamp |-> 35]}
+MCLimitSets ==
+    {[minLRL |-> 30, maxURL |-> 175], [minLRL |-> 150, maxURL |-> 175],
+     [minLRL |-> 30, maxURL |-> 170], [minLRL |-> 33, maxURL |-> 175],
+     [minLRL |-> 150, maxURL |-> 150]}
+CommandBound == lastCounter <= MaxCommands
 =============================================================================

@@ -94,6 +94,15 @@ func TestMismatchedReleaseRefusedAtDigest(t *testing.T) {
 	require.False(t, info.Trial)
 	require.Equal(t, uint64(factoryVersion), info.Version)
 
+	// The correct release of the same image (same declared digest) then
+	// installs: nothing of the abandoned download is reused.
+	good, err := update.NewRelease(img, f.params(2, 2), f.rng, f.mfr[:2]...)
+	require.NoError(t, err)
+	install(t, s, &release{image: img, manifest: good.Manifest, chunks: good.Chunks})
+	out, err := s.ReadImage(s.State().Active)
+	require.NoError(t, err)
+	require.Equal(t, img, out)
+
 	_, err = update.NewMismatchedRelease(img, bad[:10], f.params(2, 2), f.rng, f.mfr[:2]...)
 	require.ErrorIs(t, err, update.ErrSize)
 }

@@ -419,6 +419,16 @@ func (s *Slots) Finish() error {
 				return fmt.Errorf("finish: %w", err)
 			}
 		}
+		// Every chunk authenticated yet the image is not the one the
+		// manifest names (a faulty build). Erase the staged chunks before
+		// abandoning: they carry the declared digest, and a later, correct
+		// release of that image must not resume from them. A power cut here
+		// leaves the download in progress with chunks missing, to be resent.
+		for i := range s.received {
+			if eerr := s.cfg.Storage.Overwrite(chunkObject(s.cfg.prefix(), other, i), nil); eerr != nil {
+				return fmt.Errorf("finish: %w (erasing chunk %d: %w)", err, i, eerr)
+			}
+		}
 		idle := s.st.clone()
 		idle.Phase, idle.Manifest = PhaseIdle, nil
 		s.dropDownload()

@@ -4,8 +4,10 @@
 // on loopback) as processes, and plays a scripted scenario as the clinician:
 // in-limit and over-limit boluses, a replay, an expired command, an unknown
 // key, a flipped bit, a relay that forges a "within" verdict, a
-// hypoglycaemia alert from encrypted telemetry, and offline verification of
-// both logs. It prints one row per step and exits 1 if any outcome differs
+// hypoglycaemia alert from encrypted telemetry, signed firmware updates (one
+// confirmed; a rollback, another device class, a flipped byte, a missing
+// signature refused; a failed trial self-test reverted), and offline
+// verification of both logs. It prints one row per step and exits 1 if any outcome differs
 // from the expected one.
 package main
 
@@ -90,6 +92,7 @@ type demo struct {
 	failed  int
 	implant *proc
 	relay   *proc
+	bin     string
 }
 
 func (d *demo) row(step, want, got string, detail string) {
@@ -199,7 +202,7 @@ func run(bin, setName string, keep bool, latency int) (int, error) {
 		return 0, err
 	}
 	fmt.Printf("demo: provisioned %s with %s in %s (keys in %s)\n", device, ps.Name, time.Since(t0).Round(time.Millisecond), keys)
-	d := &demo{root: root}
+	d := &demo{root: root, bin: bin}
 	if d.implant, err = start(filepath.Join(bin, "implant"), "-keys", filepath.Join(keys, "implant"), "-state", filepath.Join(root, "implant-state")); err != nil {
 		return 0, err
 	}
@@ -407,7 +410,12 @@ func (d *demo) scenario(keys string) error {
 	}
 	d.row("glucose 55 mg/dL, alert on encrypted telemetry", "alert raised", res, fmt.Sprintf("%d of the last %d readings < 70 mg/dL; result %d B", n, fhe.TelemetryWindow, size))
 
-	// 9. Offline verification of both logs.
+	// 9. Firmware updates.
+	if err := d.updateSteps(keys, d.bin); err != nil {
+		return err
+	}
+
+	// 10. Offline verification of both logs.
 	cp, err := d.client.AuditLog(nv, &early)
 	res = "verified"
 	detail = fmt.Sprintf("relay log: %d entries, root %x…, consistent with checkpoint of size %d", cp.Size, cp.Root[:6], early.Size)

@@ -97,5 +97,15 @@ func (d *demo) pacerSteps(bin string, ps fhe.ParamSet) error {
 		return err
 	}
 	fmt.Fprintf(d.tw, "\t\t\tpacemaker %s: rates encrypted under its own pk_I; relay saw neither rates nor limits\t\n", pacerDevice)
+
+	// A firmware update: the pacer kernel grants the slot switch only when
+	// the 200 ms switch-over ends before the next ventricular escape
+	// deadline (PACE-UPDATE-SWITCH); the relay retries a refused switch.
+	rb, err := d.signRelease(keys, filepath.Join(bin, "implant"), 2, 2, "2,3")
+	if err != nil {
+		return err
+	}
+	got, detail := updateOutcome(cl.PublishUpdate(rb))
+	d.row("pacemaker firmware update v2 (switch within the LRI)", "confirmed", got, detail)
 	return nil
 }

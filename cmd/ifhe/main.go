@@ -8,6 +8,16 @@
 //	ifhe alerts    -clinic DIR -relay URL
 //	ifhe verify-log -public DIR -relay URL [-checkpoint FILE]
 //	ifhe verify-implant-log -log FILE
+//	ifhe update sign    -manufacturer DIR -public DIR -keys 1,2 -image FILE -version N -counter N [-class ID] [-chunk BYTES] -out FILE
+//	ifhe update publish -clinic DIR -relay URL -release FILE
+//	ifhe update status  -clinic DIR -relay URL
+//
+// update sign is the manufacturer's step: the image is encrypted under a
+// fresh content key wrapped for the device (public/update-device.pub) and
+// the manifest signed with the named manufacturer keys (the implant needs
+// 2 of its 3). publish hands the release to the relay, which pushes it to
+// the implant and logs every step; status asks the implant for its update
+// state. Every answer shown is the implant's signed acknowledgement.
 //
 // Keys are written with mode 0600. Every command is encrypted under the
 // implant's CKKS key and signed with the clinician key; the relay never sees
@@ -51,6 +61,11 @@ func main() {
 		err = cmdVerifyLog(os.Args[2:])
 	case "verify-implant-log":
 		err = cmdVerifyImplantLog(os.Args[2:])
+	case "update":
+		if len(os.Args) < 3 {
+			usage()
+		}
+		err = cmdUpdate(os.Args[2], os.Args[3:])
 	default:
 		usage()
 	}
@@ -61,7 +76,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: ifhe provision|limits|bolus|rate|alerts|verify-log|verify-implant-log [flags] (see go doc ./cmd/ifhe)")
+	fmt.Fprintln(os.Stderr, "usage: ifhe provision|limits|bolus|rate|alerts|verify-log|verify-implant-log|update sign|update publish|update status [flags] (see go doc ./cmd/ifhe)")
 	os.Exit(2)
 }
 

@@ -40,6 +40,9 @@ import (
 	"github.com/implantfhe/implantfhe/provision"
 )
 
+// buildVersion names this build (set with -ldflags "-X main.buildVersion=...").
+var buildVersion = "dev"
+
 func main() {
 	dir := flag.String("keys", "", "the implant's provisioned key directory")
 	state := flag.String("state", "", "persistent storage directory")
@@ -95,6 +98,10 @@ func loadKeys(dir string) (firmware.Keys, provision.Device, error) {
 	return k, dev, err
 }
 
+// pumpSwitchMs is the blackout the pump declares for a slot switch (a
+// reboot of this firmware; the kernel's MaxSwitchMs bounds it).
+const pumpSwitchMs = 2 * units.Second
+
 // Limits programmed at provisioning (adult profile).
 var provisionedLimits = pump.Limits{MaxBolus: 500, MaxBasal: 200, MaxIOB: 1500, MaxDaily: 4000,
 	MinBolusInterval: 0, SuspendBelow: 70, ScheduledBasal: 0}
@@ -147,13 +154,16 @@ func run(o options) error {
 		if o.board != "" || o.state == "" {
 			return errors.New("the pacemaker firmware runs on the simulated HAL with -state (no board pacer loop yet)")
 		}
-		return runPacer(keys, dev, o.state, o.listen, o.tick)
+		return runPacer(keys, o.keys, dev, o.state, o.listen, o.tick)
 	}
 	hb, radio, glucose, stateDir, err := devices(o)
 	if err != nil {
 		return err
 	}
-	cfg := firmware.Config{DeviceID: dev.ID, Pump: pump.DefaultConfig(pump.ProfileAdult)}
+	cfg := firmware.Config{DeviceID: dev.ID, Pump: pump.DefaultConfig(pump.ProfileAdult), LogName: "implant.log"}
+	if cfg.Update, err = updateConfig(o.keys, o.board, dev, hb.Storage, cfg.LogName, pumpSwitchMs); err != nil {
+		return err
+	}
 	im, err := firmware.Boot(cfg, keys, hb)
 	if err != nil {
 		return err
@@ -163,7 +173,7 @@ func run(o options) error {
 		// First boot: program the provisioned limits (out of band).
 		s := im.State()
 		out, _, err := im.HandleProgram(pump.Command{Kind: pump.CmdProgramLimits, Limits: provisionedLimits,
-			Header: guard.Header{Counter: s.Guard.LastCounter + 1, IssuedAtMs: s.NowMs, ExpiresAtMs: s.NowMs + units.Second, Signer: guard.RoleClinician}})
+			Header: guard.Header{Counter: s.Guard.LastCounter + 1, IssuedAtMs: im.Now(), ExpiresAtMs: im.Now() + units.Second, Signer: guard.RoleClinician}})
 		if err != nil || !out.Accepted {
 			return fmt.Errorf("programming limits: %v %s", err, out.Reason)
 		}
@@ -181,6 +191,8 @@ func run(o options) error {
 			}
 		}
 	}()
+	fmt.Printf("implant: build %s, booted slot %s image version %d (security counter %d)\n",
+		buildVersion, im.Image.Slot, im.Image.Version, im.Image.SecurityCounter)
 	if radio != nil && !o.listenSet {
 		fmt.Printf("implant: %s on the serial radio (log records %d, interrupted delivery: %v)\n", dev.ID, im.Recovery.Records, im.Interrupted)
 		serve(radio, &mu, im, glucose)
@@ -248,6 +260,23 @@ func handle(typ byte, payload []byte, im *firmware.Implant, glucose *sim.Glucose
 		return im.Status()
 	case link.TypeTelemetry:
 		return im.Telemetry()
+	case link.TypeUpdate:
+		out, ack, err := im.HandleUpdate(payload)
+		if err != nil {
+			return nil, err
+		}
+		if out.Err != nil {
+			log.Printf("implant: update %s: %v", out.Event, out.Err)
+		}
+		if out.Reboot {
+			// The kernel granted the switch: reboot into the pending image
+			// now (test boot, self-test, confirm or revert).
+			if err := im.Reboot(); err != nil {
+				log.Fatalf("implant: reboot after staging an update: %v", err)
+			}
+			log.Printf("implant: rebooted into slot %s version %d (reverted: %v)", im.Image.Slot, im.Image.Version, im.Image.Reverted)
+		}
+		return ack, nil
 	case link.TypeSimulate:
 		if glucose == nil {
 			return nil, errors.New("simulate: no simulated sensor on this HAL")

@@ -26,21 +26,30 @@ import (
 // them only encrypted.
 var provisionedPacerLimits = pacer.Limits{MinLRL: 40, MaxURL: 150}
 
+// pacerSwitchMs is the blackout the pacemaker declares for a slot switch;
+// the kernel grants it only if backup pacing stays within the lower-rate
+// interval across it (PACE-UPDATE-SWITCH), and DefaultMaxSwitchMs bounds it.
+const pacerSwitchMs units.Millis = 200
+
 // runPacer runs the pacemaker firmware on the simulated HAL.
-func runPacer(keys firmware.Keys, dev provision.Device, stateDir, listen string, tick time.Duration) error {
+func runPacer(keys firmware.Keys, keysDir string, dev provision.Device, stateDir, listen string, tick time.Duration) error {
 	st, err := filestore.Open(stateDir)
 	if err != nil {
 		return err
 	}
 	clock := sim.NewClock()
 	board := hal.Board{Pacer: sim.NewPacer(), Clock: clock, Storage: st}
-	im, err := firmware.BootPacer(dev.ID, pacer.DefaultConfig(), keys, board)
+	upd, err := updateConfig(keysDir, "", dev, st, "implant.log", pacerSwitchMs)
+	if err != nil {
+		return err
+	}
+	im, err := firmware.BootPacer(dev.ID, pacer.DefaultConfig(), keys, board, upd)
 	if err != nil {
 		return err
 	}
 	if s := im.State(); s.Guard.LastCounter == 0 {
 		out, err := im.HandleProgram(pacer.Command{Kind: pacer.CmdSetLimits, Limits: provisionedPacerLimits,
-			Header: guard.Header{Counter: 1, IssuedAtMs: s.NowMs, ExpiresAtMs: s.NowMs + units.Second, Signer: guard.RoleClinician}})
+			Header: guard.Header{Counter: 1, IssuedAtMs: im.Now(), ExpiresAtMs: im.Now() + units.Second, Signer: guard.RoleClinician}})
 		if err != nil || !out.Accepted {
 			return fmt.Errorf("programming patient limits: %v %s", err, out.Reason)
 		}
@@ -94,6 +103,18 @@ func servePacer(c net.Conn, mu *sync.Mutex, im *firmware.PacerImplant) {
 			}
 		case link.TypeStatus:
 			reply, err = im.Status()
+		case link.TypeUpdate:
+			var out firmware.UpdateOutcome
+			out, reply, err = im.HandleUpdate(payload)
+			if err == nil && out.Err != nil {
+				log.Printf("implant: update %s: %v", out.Event, out.Err)
+			}
+			if err == nil && out.Reboot {
+				if rerr := im.Reboot(); rerr != nil {
+					log.Fatalf("implant: reboot after staging an update: %v", rerr)
+				}
+				log.Printf("implant: rebooted into slot %s version %d (reverted: %v)", im.Image.Slot, im.Image.Version, im.Image.Reverted)
+			}
 		default:
 			err = fmt.Errorf("message type %q not served by a pacemaker", typ)
 		}

@@ -15,6 +15,7 @@ package fwcheck
 import (
 	"bufio"
 	"context"
+	"crypto/ecdh"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ import (
 	"github.com/implantfhe/implantfhe/link"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/relay"
+	"github.com/implantfhe/implantfhe/update"
 	"github.com/implantfhe/implantfhe/wire"
 )
 
@@ -183,7 +185,90 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 	}
 	got, detail = s.send(forged.Bundle)
 	add("relay forges a 'within' verdict for 8.00 U", []string{"CMD-VERDICT", "PUMP-MAX-BOLUS"}, "refused by kernel: verdict-mismatch", got, detail)
+
+	// Firmware updates over the radio. The target's own build as version 2
+	// (an executable for its CPU, so the trial self-test passes); then a
+	// 1 MiB image (staged and verified, timed; it is no program, so its
+	// trial self-test fails and the implant reverts); then a rollback.
+	self, err := os.ReadFile(t.Binary)
+	if err != nil {
+		return checks, err
+	}
+	mib := make([]byte, 1<<20)
+	if _, err := rand.Read(mib); err != nil {
+		return checks, err
+	}
+	for _, u := range []struct {
+		name            string
+		image           []byte
+		version, secCtr uint64
+		want            string
+	}{
+		{"signed firmware update v2 (this build), 2 of 3 signatures", self, 2, 2, "confirmed"},
+		{"signed 1 MiB update: staged and verified, fails its trial self-test", mib, 3, 3, "reverted"},
+		{"update with an older security counter (rollback)", mib, 4, 1, "refused"},
+	} {
+		rel, err := release(keys, u.image, u.version, u.secCtr)
+		if err != nil {
+			return checks, err
+		}
+		p := &relay.Pusher{RW: conn, Ack: s.updateAck}
+		if err := p.Push(rel); err != nil {
+			return checks, err
+		}
+		last := p.Last()
+		detail := fmt.Sprintf("%d B image, %d chunks, %d B on the radio", len(u.image), p.Chunks, p.Bytes)
+		if p.StagedMs > 0 {
+			detail += fmt.Sprintf(", offer to staged (download, digest, switch decision) %d ms", p.StagedMs)
+		}
+		if last.Error != "" {
+			detail += "; " + lastLine(last.Error)
+		}
+		add(u.name, []string{"PUMP-UPDATE-SWITCH"}, u.want, last.Event, detail)
+	}
 	return checks, nil
+}
+
+// release packages and signs image for the device with manufacturer keys
+// 1 and 2, in 64 KiB chunks.
+func release(keys string, image []byte, version, secCtr uint64) (*update.Release, error) {
+	mdir, pub := filepath.Join(keys, "manufacturer"), filepath.Join(keys, "public")
+	var signers []*wire.SigningKey
+	for i := 1; i <= 2; i++ {
+		k, err := provision.ReadSigningKey(mdir, provision.UpdateKeyFile(i))
+		if err != nil {
+			return nil, err
+		}
+		signers = append(signers, k)
+	}
+	dk, err := provision.ReadUpdateDevicePub(pub)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := provision.ReadDevice(pub)
+	if err != nil {
+		return nil, err
+	}
+	return update.NewRelease(image, update.Params{VendorID: dev.VendorID, ClassID: dev.ClassID, Version: version,
+		SecurityCounter: secCtr, ChunkSize: update.MaxChunkSize, Recipients: []*ecdh.PublicKey{dk}}, rand.Reader, signers...)
+}
+
+// updateAck decodes an implant's update acknowledgement; a status reply
+// stands for the last event it names.
+func (s *session) updateAck(ack []byte) (relay.UpdateEvent, error) {
+	e, err := wire.Decode(ack, wire.MaxFrame)
+	if err != nil {
+		return relay.UpdateEvent{}, err
+	}
+	r, err := firmware.DecodeRecord(e.Body)
+	if err != nil {
+		return relay.UpdateEvent{}, err
+	}
+	ev := relay.UpdateEvent{Event: r.Event, Error: r.Error, Version: r.Version, SecCtr: r.SecCtr, Slot: r.Slot, Phase: r.Phase}
+	if r.Event == firmware.EvStatus && r.Reason != "" {
+		ev.Event = r.Reason
+	}
+	return ev, nil
 }
 
 func lastLine(s string) string {

@@ -41,7 +41,7 @@ func runChecks(t *testing.T, target Target) {
 	defer cancel()
 	checks, err := Run(ctx, target, keys, t.TempDir())
 	require.NoError(t, err)
-	require.Len(t, checks, 8, "every scripted exchange ran")
+	require.Len(t, checks, 11, "every scripted exchange ran")
 	for _, c := range checks {
 		assert.True(t, c.Pass, "%s: expected %q, got %q (%s)", c.Name, c.Expected, c.Got, c.Detail)
 		t.Logf("%-55s %-40s %s", c.Name, c.Got, c.Detail)

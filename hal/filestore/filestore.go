@@ -84,7 +84,7 @@ func (s *Store) ReadAll(name string) ([]byte, error) {
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return []byte{}, nil
+		return nil, fmt.Errorf("filestore: read %s: %w", name, hal.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("filestore: read %s: %w", name, err)

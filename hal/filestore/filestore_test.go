@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"github.com/implantfhe/implantfhe/hal"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,8 +15,8 @@ func TestStoreOperations(t *testing.T) {
 	s, err := Open(dir)
 	require.NoError(t, err)
 	b, err := s.ReadAll("log")
-	require.NoError(t, err)
-	assert.Empty(t, b, "a missing file reads as empty")
+	require.ErrorIs(t, err, hal.ErrNotFound, "a missing object is ErrNotFound (the hal.Storage contract), as on the mock")
+	assert.Nil(t, b)
 
 	require.NoError(t, s.Append("log", []byte("abc")))
 	require.NoError(t, s.Append("log", []byte("def")))

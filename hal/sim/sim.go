@@ -7,6 +7,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -63,7 +64,7 @@ type Pump struct {
 // the journal in st already records.
 func NewPump(st hal.Storage, reservoir units.CentiUnits) (*Pump, error) {
 	b, err := st.ReadAll(JournalName)
-	if err != nil {
+	if err != nil && !errors.Is(err, hal.ErrNotFound) {
 		return nil, fmt.Errorf("sim pump: %w", err)
 	}
 	amounts, err := ParseJournal(b)

@@ -35,6 +35,12 @@ func (s *State) Due() (atrial units.Millis, haveA bool, ventricular units.Millis
 	return
 }
 
+// EscapeDeadline reports the lower-rate deadline of the rate chamber: its
+// last event plus the lower-rate interval in force, the latest time at
+// which a slot switch granted now may end (PACE-UPDATE-SWITCH). None with
+// pacing Off.
+func (s *State) EscapeDeadline() (units.Millis, bool) { return s.escapeDeadline() }
+
 // EvTemporary is the pending event of a temporary program (State.PendingEv).
 const EvTemporary = evTemporary
 

@@ -56,7 +56,9 @@ func genParams(t *rapid.T) pacer.Params {
 // genInput draws an adversarial input: time to the kernel's wake-up, or
 // before it, or late past it, rarely backwards; senses in either chamber at
 // any moment (refractory periods included); commands with any signer,
-// counter, expiry and verdict (lies included); every HAL event.
+// counter, expiry and verdict (lies included); every HAL event; firmware
+// slot-switch requests, often with a blackout ending right at the lower-rate
+// deadline or just after it.
 func genInput(t *rapid.T, cfg *pacer.Config, s pacer.State, wake units.Millis, haveWake bool, maxCtr uint64) pacer.Input {
 	now := s.NowMs
 	switch c := pct(t, "clock"); {
@@ -96,10 +98,52 @@ func genInput(t *rapid.T, cfg *pacer.Config, s pacer.State, wake units.Millis, h
 		default:
 			in.HAL = pacer.HALKind(rapid.IntRange(0, 255).Draw(t, "wildHAL"))
 		}
+	case k < 88:
+		in.Kind = pacer.InSwitchRequest
+		in.SwitchMs = genSwitchMs(t, cfg, s, now)
 	default:
 		in.Kind = pacer.InTick
 	}
 	return in
+}
+
+// genSwitchMs draws the blackout of a slot-switch request at time now:
+// around the kernel's lower-rate deadline (PACE-UPDATE-SWITCH grants up to
+// it, not a ms after), anywhere in (0, MaxSwitchMs], or outside that range.
+func genSwitchMs(t *rapid.T, cfg *pacer.Config, s pacer.State, now units.Millis) units.Millis {
+	switch r := pct(t, "switchKind"); {
+	case r < 40:
+		if dl, ok := s.EscapeDeadline(); ok {
+			return dl - now + units.Millis(rapid.IntRange(-2, 2).Draw(t, "switchEdge"))
+		}
+		fallthrough
+	case r < 85:
+		return units.Millis(rapid.IntRange(1, int(cfg.MaxSwitchMs)).Draw(t, "switchMs"))
+	default:
+		return cfg.MaxSwitchMs*units.Millis(rapid.IntRange(0, 1).Draw(t, "switchAbove")) +
+			units.Millis(rapid.IntRange(-2, 2).Draw(t, "switchOff"))
+	}
+}
+
+// resume is the first input after a granted slot switch: the firmware was
+// dark for the blackout and steps the kernel at its end (now and then a
+// little earlier), with the kernel's state restored.
+func resume(t *rapid.T, granted pacer.Input) pacer.Input {
+	at := granted.NowMs + granted.SwitchMs
+	if pct(t, "resumeEarly") >= 80 {
+		at -= units.Millis(rapid.IntRange(0, int(granted.SwitchMs)).Draw(t, "early"))
+	}
+	return pacer.Input{Kind: pacer.InTick, NowMs: at}
+}
+
+// granted reports whether out grants a slot switch.
+func granted(out pacer.Outputs) bool {
+	for _, o := range out.All() {
+		if o.Kind == pacer.OutSwitch && o.Accepted {
+			return true
+		}
+	}
+	return false
 }
 
 var kinds = []pacer.CommandKind{pacer.CmdProgram, pacer.CmdProgram, pacer.CmdProgram, pacer.CmdProgramTemporary,
@@ -236,9 +280,14 @@ func run(t *rapid.T, id string) {
 	g := pacerinv.NewGhost(s)
 	var wake units.Millis
 	haveWake := false
+	var last pacer.Input
+	var lastOut pacer.Outputs
 	n := rapid.IntRange(1, 80).Draw(t, "steps")
 	for i := 0; i < n; i++ {
 		in := genInput(t, &cfg, s, wake, haveWake, g.MaxSignedCounter)
+		if granted(lastOut) {
+			in = resume(t, last) // PACE-UPDATE-SWITCH: the blackout
+		}
 		nxt, out := pacer.Step(&cfg, s, in)
 		for _, v := range pacerinv.Observe(&cfg, &g, s, in, out, nxt) {
 			if id == "" || v.ID == id {
@@ -251,6 +300,7 @@ func run(t *rapid.T, id string) {
 			}
 		}
 		s, wake, haveWake = nxt, out.WakeAtMs, out.HaveWake
+		last, lastOut = in, out
 	}
 }
 
@@ -267,6 +317,7 @@ func TestProp_PACE_URL(t *testing.T)                { prop(pacerinv.URL)(t) }
 func TestProp_PACE_REFRACTORY(t *testing.T)         { prop(pacerinv.Refractory)(t) }
 func TestProp_PACE_SAFE_POINT(t *testing.T)         { prop(pacerinv.SafePoint)(t) }
 func TestProp_PACE_PATIENT_LIMITS(t *testing.T)     { prop(pacerinv.PatientLimits)(t) }
+func TestProp_PACE_UPDATE_SWITCH(t *testing.T)      { prop(pacerinv.UpdateSwitch)(t) }
 func TestProp_CMD_AUTH(t *testing.T)                { prop(pacerinv.CmdAuth)(t) }
 func TestProp_CMD_REPLAY(t *testing.T)              { prop(pacerinv.CmdReplay)(t) }
 func TestProp_CMD_EXPIRY(t *testing.T)              { prop(pacerinv.CmdExpiry)(t) }
@@ -334,7 +385,8 @@ func TestObserverCoversEveryID(t *testing.T) {
 }
 
 // TestPropGeneratorReachesTheRules guards against vacuous properties: the
-// generator paces both chambers, applies programs and meets every refusal.
+// generator paces both chambers, applies programs, meets every refusal, and
+// has slot switches granted and refused for every reason.
 func TestPropGeneratorReachesTheRules(t *testing.T) {
 	seen := map[string]int{}
 	// Three rounds: rapid starts each round with small draws.
@@ -353,6 +405,12 @@ func TestPropGeneratorReachesTheRules(t *testing.T) {
 						seen["applied"]++
 					case pacer.OutDecision, pacer.OutAlert, pacer.OutEvent:
 						seen[o.Reason.String()]++
+					case pacer.OutSwitch:
+						if o.Accepted {
+							seen["switch granted"]++
+						} else {
+							seen[o.Reason.String()]++
+						}
 					}
 					if o.Kind == pacer.OutDecision && o.Cmd == pacer.CmdSetLimits && o.Accepted {
 						seen["limits set"]++
@@ -364,7 +422,8 @@ func TestPropGeneratorReachesTheRules(t *testing.T) {
 	}
 	for _, k := range []string{"pace A", "pace V", "applied", "pacer-refractory", "pacer-param-not-programmable",
 		"pacer-cross-param", "pacer-unsafe-point", "verdict-mismatch", "replay", "unauthenticated", "pacer-fault",
-		"watchdog", "clock-went-back", "DDD", "AAI", "VVI", "DOO", "over-limit", "pacer-limits-exclude-current", "limits set"} {
+		"watchdog", "clock-went-back", "DDD", "AAI", "VVI", "DOO", "over-limit", "pacer-limits-exclude-current", "limits set",
+		"switch granted", "switch-escape-deadline", "switch-duration-out-of-range", "switch-pacing-off", "faulted"} {
 		if seen[k] == 0 {
 			t.Errorf("generator never produced %q (seen: %v)", k, seen)
 		}

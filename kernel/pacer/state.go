@@ -113,12 +113,26 @@ func (s *State) storedWithin(l Limits) bool {
 		(!s.HavePending || withinLimits(&s.Pending, l))
 }
 
+// escapeDeadline is the lower-rate deadline of the rate chamber: its last
+// event plus the lower-rate interval in force, the latest time its next
+// event may come (PACE-LRL). None with pacing Off. The due times below
+// never pass it; a granted slot switch must end by it (PACE-UPDATE-SWITCH).
+func (s *State) escapeDeadline() (units.Millis, bool) {
+	switch s.Active.Mode.RateChamber() {
+	case ChamberVentricle:
+		return s.LastVMs + LowerRateIntervalMs(s.Active.LRL), true
+	case ChamberAtrium:
+		return s.LastAMs + LowerRateIntervalMs(s.Active.LRL), true
+	}
+	return 0, false
+}
+
 // atrialDue is when the next atrial pace is due, if one is scheduled.
 func (s *State) atrialDue() (units.Millis, bool) {
 	p := &s.Active
 	switch p.Mode {
 	case ModeAOO, ModeAAI:
-		return s.LastAMs + LowerRateIntervalMs(p.LRL), true // PACE-LRL
+		return s.escapeDeadline() // PACE-LRL: the atrium is the rate chamber
 	case ModeDOO, ModeDDD:
 		if !s.AVPending {
 			// Ventricular-based timing: the atrial escape leaves exactly the
@@ -132,7 +146,7 @@ func (s *State) atrialDue() (units.Millis, bool) {
 // ventricularDue is when the next ventricular pace is due, if one is.
 func (s *State) ventricularDue() (units.Millis, bool) {
 	p := &s.Active
-	lrlDeadline := s.LastVMs + LowerRateIntervalMs(p.LRL) // PACE-LRL
+	lrlDeadline, _ := s.escapeDeadline() // PACE-LRL
 	switch p.Mode {
 	case ModeVOO, ModeVVI:
 		return lrlDeadline, true

@@ -24,12 +24,14 @@ func Step(cfg *Config, s State, in Input) (State, Outputs) {
 	if !s.valid(cfg) {
 		s = faultState(s)
 		out.add(Output{Kind: OutAlert, Reason: reason.StateCorrupt})
+		refuseSwitch(in, &out, reason.StateCorrupt)
 		s.wake(&out)
 		return s, out
 	}
 	if in.NowMs < s.NowMs {
 		s.enterFault(&out, reason.ClockWentBack)
 		s.pace(cfg, &out)
+		refuseSwitch(in, &out, reason.ClockWentBack)
 		s.wake(&out)
 		return s, out
 	}
@@ -42,12 +44,59 @@ func Step(cfg *Config, s State, in Input) (State, Outputs) {
 		s.command(cfg, in.Cmd, &out)
 	case InHAL:
 		s.hal(in.HAL, &out)
+	case InSwitchRequest:
+		why := s.switchSafe(cfg, in.SwitchMs)
+		out.add(Output{Kind: OutSwitch, Accepted: why == reason.OK, Reason: why})
 	default:
 		out.add(Output{Kind: OutEvent, Reason: reason.InvalidReading})
 	}
 	s.pace(cfg, &out)
 	s.wake(&out)
 	return s, out
+}
+
+// switchSafe is the PACE-UPDATE-SWITCH rule: whether the firmware may switch
+// to the staged slot now, with a switch-over blackout of switchMs during which
+// it neither paces nor steps the kernel. It returns OK or the reason for
+// refusing, and changes nothing: a grant is only an answer.
+//
+// Granted iff the declared blackout is in (0, MaxSwitchMs], the kernel is
+// not in Fault, pacing is on, and the blackout ends no later than the
+// lower-rate deadline of the rate chamber (escapeDeadline: the last event
+// there plus the lower-rate interval in force, magnet and temporary rates
+// included). The first Step after the blackout then paces whatever fell due
+// (a late atrial pace in a dual-chamber mode shortens that one AV delay),
+// and the rate chamber's pace is never later than its deadline. PACE-LRL
+// therefore holds across the switch; model/pacer checks it by simulating
+// the blackout after every grant.
+//   - Off: refused. No escape interval bounds the blackout, and the kernel
+//     cannot tell a patient who needs no pacing from one paced externally
+//     in clinic; the conservative answer is to program a pacing mode (any
+//     lower rate) first, which then bounds the switch.
+//   - Fault: refused; the safe backup setting stays for good, and after a
+//     lead fault, a watchdog or a corrupted state the device is not updated
+//     but replaced.
+func (s *State) switchSafe(cfg *Config, switchMs units.Millis) reason.Code {
+	switch {
+	case switchMs <= 0 || switchMs > cfg.MaxSwitchMs:
+		return reason.SwitchDurationOutOfRange
+	case s.Op == OpFault:
+		return reason.Faulted
+	case s.Active.Mode == ModeOff:
+		return reason.SwitchPacingOff
+	}
+	if deadline, ok := s.escapeDeadline(); !ok || s.NowMs+switchMs+plantedSwitchSlackMs > deadline {
+		return reason.SwitchEscapeDeadline
+	}
+	return reason.OK
+}
+
+// refuseSwitch answers a switch request that Step did not get to decide
+// (corrupted state, clock gone back): every request gets its answer.
+func refuseSwitch(in Input, out *Outputs, why reason.Code) {
+	if in.Kind == InSwitchRequest {
+		out.add(Output{Kind: OutSwitch, Reason: why})
+	}
 }
 
 // faultState is the safe state of a state that cannot be trusted: Fault,

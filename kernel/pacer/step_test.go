@@ -511,6 +511,7 @@ func BenchmarkStep(b *testing.B) {
 		{Kind: pacer.InTick},
 		{Kind: pacer.InSense, Chamber: pacer.ChamberVentricle},
 		{Kind: pacer.InCommand, Cmd: pacer.Command{Kind: pacer.CmdProgram, Params: pacer.Nominal, Verdict: guard.VerdictWithin}},
+		{Kind: pacer.InSwitchRequest, SwitchMs: 100},
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -523,5 +524,114 @@ func BenchmarkStep(b *testing.B) {
 		var out pacer.Outputs
 		s, out = pacer.Step(&cfg, s, in)
 		_ = out
+	}
+}
+
+// switchAnswer sends a switch request at time t declaring a blackout of d
+// and returns the kernel's one answer.
+func (r *rig) switchAnswer(t, d units.Millis) pacer.Output {
+	r.t.Helper()
+	out := r.step(pacer.Input{Kind: pacer.InSwitchRequest, NowMs: t, SwitchMs: d})
+	var answers []pacer.Output
+	for _, o := range out.All() {
+		if o.Kind == pacer.OutSwitch {
+			answers = append(answers, o)
+		}
+	}
+	require.Len(r.t, answers, 1, "one answer per switch request: %v", out.All())
+	return answers[0]
+}
+
+// TestSlotSwitchKeepsBackupPacingWithinLRI: PACE-UPDATE-SWITCH. A firmware
+// slot switch is granted only if its blackout ends no later than the
+// lower-rate deadline of the rate chamber, and the first Step after the
+// blackout paces on time.
+func TestSlotSwitchKeepsBackupPacingWithinLRI(t *testing.T) {
+	max := pacer.DefaultConfig().MaxSwitchMs
+	require.Equal(t, units.Millis(250), max)
+
+	// Power-on reset, VVI 65: the deadline is 923 ms after the last V event.
+	r := newRig(t)
+	a := r.switchAnswer(0, max)
+	assert.True(t, a.Accepted, "right after a ventricular event: %s", a.Reason)
+	assert.Equal(t, reason.SwitchEscapeDeadline, r.switchAnswer(700, 224).Reason, "ends at 924 > 923")
+	before := r.s
+	tick, _ := pacer.Step(&r.cfg, before, pacer.Input{Kind: pacer.InTick, NowMs: 700})
+	require.True(t, r.switchAnswer(700, 223).Accepted, "ends exactly at the deadline")
+	assert.Equal(t, tick, r.s, "a grant changes nothing but the answer")
+	// The blackout: nothing until the firmware resumes at 923, which paces.
+	out := r.at(923)
+	assert.Equal(t, 1, out.Paces(pacer.ChamberVentricle), "PACE-LRL across the blackout")
+	assert.Equal(t, units.Millis(923), r.s.LastVMs)
+
+	assert.Equal(t, reason.SwitchDurationOutOfRange, r.switchAnswer(923, 0).Reason)
+	assert.Equal(t, reason.SwitchDurationOutOfRange, r.switchAnswer(923, -5).Reason)
+	assert.Equal(t, reason.SwitchDurationOutOfRange, r.switchAnswer(923, max+1).Reason)
+
+	// DDD: the ventricular deadline bounds the switch, not the earlier
+	// atrial escape; a late atrial pace and its ventricular pace then come
+	// together at the deadline.
+	r = newRig(t)
+	require.True(t, r.cmd(program(pacer.Nominal, guard.VerdictWithin)).Accepted) // DDD 60, AV 150
+	r.runUntilApplied()
+	v := r.s.LastVMs
+	require.True(t, r.switchAnswer(v+800, 200).Accepted, "A due at +850, deadline at +1000")
+	assert.False(t, r.switchAnswer(v+800, 201).Accepted)
+	out = r.at(v + 1000)
+	assert.Equal(t, 1, out.Paces(pacer.ChamberAtrium))
+	assert.Equal(t, 1, out.Paces(pacer.ChamberVentricle))
+	assert.Equal(t, v+1000, r.s.LastVMs)
+
+	// A magnet's asynchronous rate (100 ppm: 600 ms) is the one in force.
+	r.step(pacer.Input{Kind: pacer.InHAL, HAL: pacer.HALMagnetOn})
+	require.Equal(t, pacer.OpMagnet, r.s.Op)
+	v = r.s.LastVMs
+	dl, ok := r.s.EscapeDeadline()
+	require.True(t, ok)
+	assert.Equal(t, v+600, dl)
+	assert.True(t, r.switchAnswer(v+350, 250).Accepted)
+	assert.Equal(t, reason.SwitchEscapeDeadline, r.switchAnswer(v+351, 250).Reason)
+
+	// AAI: the atrium is the rate chamber.
+	r = newRig(t)
+	aai := pacer.Nominal
+	aai.Mode = pacer.ModeAAI
+	require.True(t, r.cmd(program(aai, guard.VerdictWithin)).Accepted)
+	r.runUntilApplied()
+	require.Equal(t, pacer.ModeAAI, r.s.Active.Mode)
+	last := r.s.LastAMs
+	assert.True(t, r.switchAnswer(last+750, 250).Accepted)
+	assert.Equal(t, reason.SwitchEscapeDeadline, r.switchAnswer(last+751, 250).Reason)
+}
+
+// TestSlotSwitchRefusals: PACE-UPDATE-SWITCH. Pacing off, a fault, a
+// corrupted state and a clock gone back all refuse, with their reason.
+func TestSlotSwitchRefusals(t *testing.T) {
+	r := newRig(t)
+	off := pacer.Nominal
+	off.Mode = pacer.ModeOff
+	require.True(t, r.cmd(program(off, guard.VerdictWithin)).Accepted)
+	r.runUntilApplied()
+	require.Equal(t, pacer.ModeOff, r.s.Active.Mode)
+	assert.Equal(t, reason.SwitchPacingOff, r.switchAnswer(r.s.NowMs, 10).Reason)
+
+	r = newRig(t)
+	r.step(pacer.Input{Kind: pacer.InHAL, HAL: pacer.HALLeadFault})
+	require.Equal(t, pacer.OpFault, r.s.Op)
+	assert.Equal(t, reason.Faulted, r.switchAnswer(r.s.NowMs, 10).Reason)
+
+	r = newRig(t)
+	r.s.Active.LRL = 64 // a state the kernel could never produce
+	assert.Equal(t, reason.StateCorrupt, r.switchAnswer(0, 10).Reason)
+
+	r = newRig(t)
+	r.at(100)
+	assert.Equal(t, reason.ClockWentBack, r.switchAnswer(50, 10).Reason)
+
+	cfg := pacer.DefaultConfig()
+	for _, d := range []units.Millis{0, -1, pacer.LowerRateIntervalMs(175)} {
+		c := cfg
+		c.MaxSwitchMs = d
+		assert.ErrorIs(t, c.Validate(), pacer.ErrConfig, "MaxSwitchMs %d", d)
 	}
 }

@@ -137,11 +137,24 @@ type Config struct {
 	MaxCommandValidityMs units.Millis
 	// MaxTemporaryMs bounds a temporary program's duration.
 	MaxTemporaryMs units.Millis
+	// MaxSwitchMs is the longest switch-over blackout a firmware slot switch
+	// may declare (PACE-UPDATE-SWITCH). It must be shorter than the shortest
+	// lower-rate interval of Table 7 (LRL 175 ppm: 342 ms), so that some
+	// moment of every cycle (right after an event in the rate chamber)
+	// admits a switch.
+	MaxSwitchMs units.Millis
 }
+
+// DefaultMaxSwitchMs: a switch jumps to the other slot's image, which
+// restores the kernel state from retained memory and steps the kernel
+// again; 250 ms bounds that on the target board and stays below the
+// shortest Table 7 lower-rate interval (342 ms). Not a PACEMAKER spec
+// parameter; this kernel's choice.
+const DefaultMaxSwitchMs units.Millis = 250
 
 // DefaultConfig is the production configuration.
 func DefaultConfig() Config {
-	return Config{VBlankMs: 40, MaxCommandValidityMs: 5 * units.Minute, MaxTemporaryMs: units.Day}
+	return Config{VBlankMs: 40, MaxCommandValidityMs: 5 * units.Minute, MaxTemporaryMs: units.Day, MaxSwitchMs: DefaultMaxSwitchMs}
 }
 
 // ErrConfig reports a configuration the kernel cannot run with.
@@ -154,6 +167,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: ventricular blanking must be in [0, 150) ms, shorter than the shortest VRP", ErrConfig)
 	case c.MaxCommandValidityMs <= 0 || c.MaxTemporaryMs <= 0:
 		return fmt.Errorf("%w: validity and temporary windows must be positive", ErrConfig)
+	case c.MaxSwitchMs <= 0 || c.MaxSwitchMs >= LowerRateIntervalMs(175):
+		return fmt.Errorf("%w: switch-over blackout must be in (0, 342) ms, shorter than the shortest lower-rate interval", ErrConfig)
 	}
 	return nil
 }
@@ -228,6 +243,10 @@ const (
 	InSense
 	InCommand
 	InHAL
+	// InSwitchRequest: the firmware asks whether it may switch to the staged
+	// firmware slot now, with a switch-over blackout of at most SwitchMs
+	// (PACE-UPDATE-SWITCH). The answer is one OutSwitch output.
+	InSwitchRequest
 )
 
 // Input is one thing that happened, at monotonic time NowMs.
@@ -237,6 +256,10 @@ type Input struct {
 	Chamber Chamber // of a sensed event
 	Cmd     Command
 	HAL     HALKind
+	// SwitchMs is the switch-over blackout an InSwitchRequest declares: if
+	// granted, the firmware steps the kernel again no later than
+	// NowMs + SwitchMs, and paces nothing in between.
+	SwitchMs units.Millis
 }
 
 // OutputKind tells what an Output asks of the firmware.
@@ -250,6 +273,10 @@ const (
 	OutDecision            // log record of a command decision
 	OutEvent               // log record of a sensed or HAL event (Reason says what was done)
 	OutApplied             // log record: new parameters took effect
+	// OutSwitch answers an InSwitchRequest: Accepted means switch now (after
+	// delivering the Step's pulses); otherwise Reason says why not.
+	// PACE-UPDATE-SWITCH.
+	OutSwitch
 )
 
 // Output is one request from the kernel. The firmware persists the log

@@ -17,7 +17,7 @@ import (
 )
 
 // TestMain raises rapid's default from 100 to 1000 sequences per property, so
-// the 17 properties below run over 10,000 generated sequences per CI run.
+// the 18 properties below run over 18,000 generated sequences per CI run.
 // An explicit -rapid.checks on the command line wins.
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -68,7 +68,8 @@ func pct(t *rapid.T, label string) int { return rapid.IntRange(0, 99).Draw(t, la
 
 // genInput draws an adversarial input: any time (rarely backwards), any
 // signer, counter, expiry and verdict (lies included), amounts around the
-// limits, readings of any age, any HAL event. Hostile choices are weighted so
+// limits, readings of any age, any HAL event, firmware slot-switch requests
+// with blackouts around the allowed range. Hostile choices are weighted so
 // that sequences still reach deliveries and limits rather than faulting at
 // once (see TestPropGeneratorReachesTheLimits).
 func genInput(t *rapid.T, cfg *pump.Config, s pump.State, maxCtr uint64) pump.Input {
@@ -116,6 +117,17 @@ func genInput(t *rapid.T, cfg *pump.Config, s pump.State, maxCtr uint64) pump.In
 			in.HAL = pump.HALWatchdog
 		default:
 			in.HAL = pump.HALKind(rapid.IntRange(0, 255).Draw(t, "wildHAL"))
+		}
+	case k < 88:
+		// PUMP-UPDATE-SWITCH: mostly a blackout the kernel may grant, now and
+		// then none, a negative one or one above the maximum.
+		in.Kind = pump.InSwitchRequest
+		in.SwitchMs = units.Millis(rapid.IntRange(1, int(cfg.MaxSwitchMs)).Draw(t, "switchMs"))
+		if pct(t, "badSwitch") >= 80 {
+			in.SwitchMs = units.Millis(rapid.IntRange(-2, 2).Draw(t, "switchOff"))
+			if pct(t, "switchAbove") < 50 {
+				in.SwitchMs += cfg.MaxSwitchMs
+			}
 		}
 	default:
 		in.Kind = pump.InTick
@@ -242,6 +254,7 @@ func TestProp_PUMP_RESERVOIR(t *testing.T)      { prop(pumpinv.Reservoir)(t) }
 func TestProp_PUMP_FAULT_STOP(t *testing.T)     { prop(pumpinv.FaultStop)(t) }
 func TestProp_PUMP_ALARM_ACK(t *testing.T)      { prop(pumpinv.AlarmAck)(t) }
 func TestProp_PUMP_LIMITS_RANGE(t *testing.T)   { prop(pumpinv.LimitsRange)(t) }
+func TestProp_PUMP_UPDATE_SWITCH(t *testing.T)  { prop(pumpinv.UpdateSwitch)(t) }
 func TestProp_CMD_AUTH(t *testing.T)            { prop(pumpinv.CmdAuth)(t) }
 func TestProp_CMD_REPLAY(t *testing.T)          { prop(pumpinv.CmdReplay)(t) }
 func TestProp_CMD_EXPIRY(t *testing.T)          { prop(pumpinv.CmdExpiry)(t) }
@@ -303,8 +316,8 @@ func TestObserverCoversEveryID(t *testing.T) {
 }
 
 // TestPropGeneratorReachesTheLimits guards against vacuous properties: over
-// the same generator, deliveries happen and every delivery limit refuses
-// something.
+// the same generator, deliveries happen, every delivery limit refuses
+// something, and slot switches are both granted and refused.
 func TestPropGeneratorReachesTheLimits(t *testing.T) {
 	seen := map[string]int{}
 	rapid.Check(t, func(rt *rapid.T) {
@@ -325,13 +338,18 @@ func TestPropGeneratorReachesTheLimits(t *testing.T) {
 					seen["basal"]++
 				case o.Kind == pump.OutDecision || o.Kind == pump.OutAlert:
 					seen[o.Reason.String()]++
+				case o.Kind == pump.OutSwitch && o.Accepted:
+					seen["switch granted"]++
+				case o.Kind == pump.OutSwitch:
+					seen[o.Reason.String()]++
 				}
 			}
 		}
 	})
 	for _, k := range []string{"bolus", "basal", "bolus-over-max", "bolus-too-soon", "iob-over-max", "daily-over-max",
 		"basal-over-max", "glucose-low", "glucose-stale", "reservoir-empty", "verdict-mismatch", "replay", "expired", "no-verdict", "suspended", "alarm-active",
-		"unauthenticated", "wrong-role", "clock-went-back", "occlusion", "motor-fault", "watchdog"} {
+		"unauthenticated", "wrong-role", "clock-went-back", "occlusion", "motor-fault", "watchdog",
+		"switch granted", "switch-bolus-in-progress", "switch-duration-out-of-range"} {
 		if seen[k] == 0 {
 			t.Errorf("generator never produced %q (seen: %v)", k, seen)
 		}

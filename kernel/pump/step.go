@@ -15,10 +15,12 @@ func Step(cfg *Config, s State, in Input) (State, Outputs) {
 		s = faultState(s)
 		out.add(Output{Kind: OutStop})
 		out.add(Output{Kind: OutAlert, Reason: reason.StateCorrupt})
+		refuseSwitch(in, &out, reason.StateCorrupt)
 		return s, out
 	}
 	if in.NowMs < s.NowMs {
 		s.enterFault(&out, reason.ClockWentBack)
+		refuseSwitch(in, &out, reason.ClockWentBack)
 		return s, out
 	}
 	s.runBasal(cfg, in.NowMs, &out)
@@ -30,10 +32,54 @@ func Step(cfg *Config, s State, in Input) (State, Outputs) {
 		s.glucose(in, &out)
 	case InHAL:
 		s.hal(in, &out)
+	case InSwitchRequest:
+		why := s.switchSafe(cfg, in.SwitchMs)
+		out.add(Output{Kind: OutSwitch, Accepted: why == reason.OK, Reason: why})
 	default:
 		out.add(Output{Kind: OutEvent, Reason: reason.InvalidReading})
 	}
 	return s, out
+}
+
+// switchSafe is the PUMP-UPDATE-SWITCH rule: whether the firmware may switch
+// to the staged slot now, with a switch-over blackout of switchMs during which
+// the kernel is not stepped. It returns OK or the reason for refusing, and
+// changes nothing: a grant is only an answer.
+//
+// Granted iff the declared blackout is in (0, MaxSwitchMs] and no bolus is
+// running, in every mode but Delivering and Fault (Step has already run the
+// FAULT-SAFE corruption and clock checks):
+//   - Delivering: refused, a bolus is in progress; a reboot would cut the
+//     motor's run short and leave the dose delivered unknown.
+//   - Fault: refused; the pump is out of service for good, and after a
+//     watchdog or a corrupted state its state cannot be trusted to be
+//     restored across a reboot.
+//   - Idle: granted. Basal is delivered in discrete pulses, each carried out
+//     within its Step (OutSwitch is the Step's last output); basal accrues
+//     over the blackout and the first Step after it delivers it under every
+//     delivery rule, as after any gap between Steps.
+//   - Init, Suspended, Alarm: granted. Nothing is programmed (Init) or the
+//     motor was stopped on entry (OutStop) and stays stopped until a resume
+//     or an acknowledgement, a command that cannot arrive during the
+//     blackout; the restored state keeps the mode, so an alarm is not lost.
+func (s *State) switchSafe(cfg *Config, switchMs units.Millis) reason.Code {
+	switch {
+	case switchMs <= 0 || switchMs > cfg.MaxSwitchMs:
+		return reason.SwitchDurationOutOfRange
+	case s.Mode == ModeFault:
+		return reason.Faulted
+	case s.Mode == ModeDelivering:
+		return reason.SwitchBolusInProgress
+	}
+	return reason.OK
+}
+
+// refuseSwitch answers a switch request that Step did not get to decide
+// (corrupted state, clock gone back): every request gets its answer.
+func refuseSwitch(in Input, out *Outputs, why reason.Code) {
+	if in.Kind == InSwitchRequest {
+		out.add(Output{Kind: OutSwitch, Reason: why})
+	}
 }
 
 // faultState is the safe state of a state that cannot be trusted: Fault mode,

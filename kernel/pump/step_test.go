@@ -323,6 +323,8 @@ func TestConfigValidate(t *testing.T) {
 		func(c *pump.Config) { c.InsulinActionMs = 2 * units.Day },
 		func(c *pump.Config) { c.GlucoseStaleMs = 0 },
 		func(c *pump.Config) { c.MaxTempBasalMs = 0 },
+		func(c *pump.Config) { c.MaxSwitchMs = 0 },
+		func(c *pump.Config) { c.MaxSwitchMs = c.GlucoseStaleMs + 1 },
 	}
 	for i, f := range bad {
 		c := good
@@ -342,6 +344,7 @@ func BenchmarkStep(b *testing.B) {
 		{Kind: pump.InTick},
 		{Kind: pump.InCommand, Cmd: bolus(100, guard.VerdictWithin)},
 		{Kind: pump.InHAL, HAL: pump.HALDeliveryDone},
+		{Kind: pump.InSwitchRequest, SwitchMs: 10 * units.Second},
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -356,4 +359,102 @@ func BenchmarkStep(b *testing.B) {
 		s, out = pump.Step(&cfg, s, in)
 		_ = out
 	}
+}
+
+// switchAnswer sends a switch request declaring a blackout of d and returns
+// the kernel's answer, checking that there is exactly one.
+func (r *rig) switchAnswer(d units.Millis) pump.Output {
+	r.t.Helper()
+	out := r.step(pump.Input{Kind: pump.InSwitchRequest, SwitchMs: d})
+	var answers []pump.Output
+	for _, o := range out.All() {
+		if o.Kind == pump.OutSwitch {
+			answers = append(answers, o)
+		}
+	}
+	require.Len(r.t, answers, 1, "one answer per switch request: %v", out.All())
+	require.Equal(r.t, pump.OutSwitch, out.All()[out.N-1].Kind, "the answer is the Step's last output")
+	return answers[0]
+}
+
+// TestSlotSwitchOnlyWithoutBolusInProgress: PUMP-UPDATE-SWITCH. A firmware
+// slot switch is granted while no bolus runs and the pump is not faulted,
+// for a declared blackout within (0, MaxSwitchMs]; the answer changes no
+// state.
+func TestSlotSwitchOnlyWithoutBolusInProgress(t *testing.T) {
+	max := pump.DefaultConfig(pump.ProfileAdult).MaxSwitchMs
+	require.Equal(t, 30*units.Second, max)
+	cases := []struct {
+		name  string
+		setup func(r *rig)
+		d     units.Millis
+		want  reason.Code
+	}{
+		{"idle, basal running: granted", nil, 10 * units.Second, reason.OK},
+		{"idle, blackout at the maximum: granted", nil, max, reason.OK},
+		{"blackout above the maximum is refused", nil, max + 1, reason.SwitchDurationOutOfRange},
+		{"zero blackout is refused", nil, 0, reason.SwitchDurationOutOfRange},
+		{"negative blackout is refused", nil, -1, reason.SwitchDurationOutOfRange},
+		{"bolus in progress is refused", func(r *rig) { require.True(r.t, r.cmd(bolus(200, guard.VerdictWithin)).Accepted) }, max, reason.SwitchBolusInProgress},
+		{"bolus finished: granted", func(r *rig) {
+			require.True(r.t, r.cmd(bolus(200, guard.VerdictWithin)).Accepted)
+			r.hal(pump.HALDeliveryDone, 0)
+		}, max, reason.OK},
+		{"bolus stopped by suspend: granted", func(r *rig) {
+			require.True(r.t, r.cmd(bolus(200, guard.VerdictWithin)).Accepted)
+			require.True(r.t, r.cmd(pump.Command{Kind: pump.CmdSuspend}).Accepted)
+		}, max, reason.OK},
+		{"bolus stopped by an occlusion alarm: granted", func(r *rig) {
+			require.True(r.t, r.cmd(bolus(200, guard.VerdictWithin)).Accepted)
+			r.hal(pump.HALOcclusion, 0)
+		}, max, reason.OK},
+		{"fault is refused", func(r *rig) { r.hal(pump.HALMotorFault, 0) }, max, reason.Faulted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t)
+			if tc.setup != nil {
+				tc.setup(r)
+			}
+			before := r.s
+			tick, _ := pump.Step(&r.cfg, before, pump.Input{Kind: pump.InTick, NowMs: before.NowMs})
+			a := r.switchAnswer(tc.d)
+			assert.Equal(t, tc.want, a.Reason)
+			assert.Equal(t, tc.want == reason.OK, a.Accepted)
+			assert.Equal(t, tick, r.s, "a switch request changes nothing but the answer")
+		})
+	}
+}
+
+// TestSlotSwitchInEveryMode: PUMP-UPDATE-SWITCH, mode by mode; a corrupted
+// state or a clock gone back still answers, with a refusal.
+func TestSlotSwitchInEveryMode(t *testing.T) {
+	cfg := pump.DefaultConfig(pump.ProfileAdult)
+	init := pump.NewState()
+	_, out := pump.Step(&cfg, init, pump.Input{Kind: pump.InSwitchRequest, SwitchMs: units.Second})
+	require.Equal(t, 1, out.N)
+	assert.True(t, out.Items[0].Accepted, "init: nothing programmed, nothing delivered")
+
+	r := newRig(t)
+	require.True(t, r.cmd(pump.Command{Kind: pump.CmdSuspend}).Accepted)
+	assert.True(t, r.switchAnswer(units.Second).Accepted, "suspended: motor stopped")
+	require.True(t, r.cmd(pump.Command{Kind: pump.CmdResume}).Accepted)
+	r.hal(pump.HALReservoir, 0)
+	require.Equal(t, pump.ModeAlarm, r.s.Mode)
+	assert.True(t, r.switchAnswer(units.Second).Accepted, "alarm: motor stopped, the alarm survives in the restored state")
+
+	r = newRig(t)
+	r.s.ReservoirCU = -1 // a state the kernel could never produce
+	a := r.switchAnswer(units.Second)
+	assert.Equal(t, reason.StateCorrupt, a.Reason)
+	assert.False(t, a.Accepted)
+	assert.Equal(t, pump.ModeFault, r.s.Mode)
+
+	r = newRig(t)
+	r.advance(units.Minute)
+	out = r.step(pump.Input{Kind: pump.InSwitchRequest, NowMs: r.s.NowMs - 1, SwitchMs: units.Second})
+	last := out.All()[out.N-1]
+	assert.Equal(t, pump.OutSwitch, last.Kind)
+	assert.Equal(t, reason.ClockWentBack, last.Reason)
+	assert.False(t, last.Accepted)
 }

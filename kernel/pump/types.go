@@ -31,6 +31,11 @@ type Config struct {
 	// MinTempBasalMs, MaxTempBasalMs bound a temporary basal's duration.
 	MinTempBasalMs units.Millis
 	MaxTempBasalMs units.Millis
+	// MaxSwitchMs is the longest switch-over blackout a firmware slot switch
+	// may declare (PUMP-UPDATE-SWITCH). Within (0, GlucoseStaleMs]: a longer
+	// blackout would always leave the pump with stale glucose data when it
+	// resumes, an interruption of therapy rather than a short blackout.
+	MaxSwitchMs units.Millis
 }
 
 // DefaultConfig is the production configuration for a profile.
@@ -44,6 +49,9 @@ func DefaultConfig(p Profile) Config {
 		MaxCommandValidityMs: 5 * units.Minute,
 		MinTempBasalMs:       30 * units.Minute,
 		MaxTempBasalMs:       units.Day,
+		// A reboot into the other slot and the restore of the kernel state
+		// take a few seconds on the target board; 30 s bounds it with room.
+		MaxSwitchMs: 30 * units.Second,
 	}
 }
 
@@ -66,6 +74,8 @@ func (c *Config) Validate() error {
 		return bad("stale and validity windows must be positive")
 	case c.MinTempBasalMs <= 0 || c.MaxTempBasalMs < c.MinTempBasalMs:
 		return bad("temp basal duration range is empty")
+	case c.MaxSwitchMs <= 0 || c.MaxSwitchMs > c.GlucoseStaleMs:
+		return bad("switch-over blackout must be positive and within the glucose staleness window")
 	}
 	return nil
 }
@@ -145,6 +155,10 @@ const (
 	InCommand
 	InGlucose
 	InHAL
+	// InSwitchRequest: the firmware asks whether it may switch to the staged
+	// firmware slot now, with a switch-over blackout of at most SwitchMs
+	// (PUMP-UPDATE-SWITCH). The answer is one OutSwitch output.
+	InSwitchRequest
 )
 
 // Input is one thing that happened, at monotonic time NowMs.
@@ -158,6 +172,9 @@ type Input struct {
 	HAL         HALKind
 	// ReservoirCU is the reservoir level of a HALReservoir event.
 	ReservoirCU units.CentiUnits
+	// SwitchMs is the switch-over blackout an InSwitchRequest declares: the
+	// longest time the kernel will not be stepped if the switch is granted.
+	SwitchMs units.Millis
 }
 
 // OutputKind tells what an Output asks of the firmware.
@@ -171,6 +188,10 @@ const (
 	OutAlert               // raise an alert with Reason
 	OutDecision            // log record of a command decision
 	OutEvent               // log record of a sensor or HAL event
+	// OutSwitch answers an InSwitchRequest, always the last output of its
+	// Step: Accepted means switch now (after carrying out the Step's other
+	// outputs); otherwise Reason says why not. PUMP-UPDATE-SWITCH.
+	OutSwitch
 )
 
 // ActuationKind is what an OutActuate delivers.

@@ -51,6 +51,13 @@ const (
 	// PACE-PATIENT-LIMITS: new patient limits refused because a stored
 	// program (permanent, temporary or pending) lies outside them.
 	PacerLimitsExcludeCurrent
+	// Answers to a firmware slot-switch request (PUMP-UPDATE-SWITCH,
+	// PACE-UPDATE-SWITCH); a refusal may also be Faulted, StateCorrupt or
+	// ClockWentBack.
+	SwitchBolusInProgress    // pump: a bolus is running; the switch would cut it short
+	SwitchEscapeDeadline     // pacer: the blackout would end after the lower-rate deadline
+	SwitchDurationOutOfRange // the declared blackout is not in (0, MaxSwitchMs]
+	SwitchPacingOff          // pacer: pacing is Off, so no escape interval bounds the blackout
 	numCodes
 )
 
@@ -94,6 +101,10 @@ var names = [numCodes]string{
 	PacerUnsafePoint:          "pacer-unsafe-point",
 	PacerRefractory:           "pacer-refractory",
 	PacerLimitsExcludeCurrent: "pacer-limits-exclude-current",
+	SwitchBolusInProgress:     "switch-bolus-in-progress",
+	SwitchEscapeDeadline:      "switch-escape-deadline",
+	SwitchDurationOutOfRange:  "switch-duration-out-of-range",
+	SwitchPacingOff:           "switch-pacing-off",
 }
 
 // String returns the reason's stable name.

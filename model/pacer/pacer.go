@@ -12,8 +12,18 @@
 // intervals (LRL 150 ppm / URL 175 ppm, AV 70 ms, refractory 150 ms) next
 // to the safe VVI 65 setting, or new patient limits (the full range, limits
 // that admit only the fast programs, limits whose upper rate excludes them,
-// and two malformed ones). An honest relay's verdict compares the program's
-// LRL and URL with the patient's limits in force.
+// and two malformed ones), or a firmware slot-switch request (a blackout at
+// the maximum, exactly up to the kernel's lower-rate deadline, one ms past
+// it, and in the full domain none and one ms above the maximum). An honest
+// relay's verdict compares the program's LRL and URL with the patient's
+// limits in force.
+//
+// After a granted switch the model simulates the blackout: no input at all
+// until the firmware resumes and steps the kernel with a tick at the time
+// the switch declared, with the kernel's state restored. The observer's
+// PACE-LRL must hold across it (a pace made late by the blackout is the
+// kernel's fault, not excused as a late firmware), which shows the grant
+// condition suffices (PACE-UPDATE-SWITCH).
 //
 // Abstraction: the kernel's behaviour depends on absolute time only through
 // differences, so the state key stores every time relative to now, capped
@@ -26,9 +36,11 @@ package pacer
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	kp "github.com/implantfhe/implantfhe/kernel/pacer"
+	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/model/explore"
 	"github.com/implantfhe/implantfhe/model/pacerinv"
@@ -107,6 +119,10 @@ type State struct {
 	G pacerinv.Ghost
 	// Events counts the inputs since the last time advance.
 	Events int
+	// Blackout: the last Step granted a slot switch; the firmware is dark
+	// until ResumeAtMs, when it steps the kernel again.
+	Blackout   bool
+	ResumeAtMs units.Millis
 }
 
 // System is the pacemaker kernel over the bounded domain.
@@ -117,6 +133,13 @@ type System struct {
 	Full bool
 	// PerTick bounds the inputs between two time advances.
 	PerTick int
+	// Ignore lists requirement IDs whose violations are not reported: a
+	// planted-bug test uses it to show that a second invariant catches the
+	// same bug on its own.
+	Ignore []string
+	// Switches, when not nil, counts the answers to switch requests by
+	// reason (reason.OK: granted).
+	Switches map[reason.Code]int
 }
 
 // New returns the model with its full domain.
@@ -168,6 +191,10 @@ func (m *System) Key(s State) string {
 	b := make([]byte, 0, 96)
 	put := func(v int64) { b = binary.AppendVarint(b, v) }
 	put(int64(s.Events))
+	put(flag(s.Blackout))
+	if s.Blackout {
+		put(int64(s.ResumeAtMs - now))
+	}
 	put(int64(k.Op))
 	putParams(put, k.Perm)
 	if k.Op == kp.OpTemporary {
@@ -203,6 +230,10 @@ func (m *System) Key(s State) string {
 	if g.HaveWake {
 		put(int64(max(g.WakeAtMs-now, -1)))
 	}
+	put(flag(g.Switching))
+	if g.Switching {
+		put(int64(g.SwitchUntilMs - now))
+	}
 	return string(b)
 }
 
@@ -221,6 +252,11 @@ func (m *System) Inputs(s State) []Input {
 		ins = append(ins, Input{Label: fmt.Sprintf("t=%dms %s", t, label), In: in})
 	}
 	add := func(label string, in kp.Input) { at(now, label, in) }
+	if s.Blackout {
+		// The firmware is switching slots: nothing happens until it resumes.
+		at(s.ResumeAtMs, "resume after the slot switch", kp.Input{Kind: kp.InTick})
+		return ins
+	}
 	// Time: one tick, or straight to the announced wake-up if it is sooner.
 	next := now + Tick
 	if s.G.HaveWake && s.G.WakeAtMs > now && s.G.WakeAtMs < next {
@@ -235,6 +271,18 @@ func (m *System) Inputs(s State) []Input {
 	add("hal lead-fault", kp.Input{Kind: kp.InHAL, HAL: kp.HALLeadFault})
 	add("hal magnet-on", kp.Input{Kind: kp.InHAL, HAL: kp.HALMagnetOn})
 	add("hal magnet-off", kp.Input{Kind: kp.InHAL, HAL: kp.HALMagnetOff})
+	sw := func(d units.Millis) {
+		add(fmt.Sprintf("switch-request %dms", d), kp.Input{Kind: kp.InSwitchRequest, SwitchMs: d})
+	}
+	sw(m.Cfg.MaxSwitchMs)
+	// The boundary: a blackout ending exactly at the lower-rate deadline,
+	// and one ending one ms after it.
+	if dl, ok := s.K.EscapeDeadline(); ok && dl-now >= 0 && dl-now < m.Cfg.MaxSwitchMs {
+		if dl > now {
+			sw(dl - now)
+		}
+		sw(dl - now + 1)
+	}
 
 	last := s.G.MaxSignedCounter
 	fresh := guard.Header{Counter: last + 1, IssuedAtMs: now, ExpiresAtMs: now + 100, Signer: guard.RoleClinician}
@@ -288,6 +336,8 @@ func (m *System) Inputs(s State) []Input {
 	}
 	add("hal watchdog", kp.Input{Kind: kp.InHAL, HAL: kp.HALWatchdog})
 	add("hal battery-depleted", kp.Input{Kind: kp.InHAL, HAL: kp.HALBatteryDepleted})
+	sw(0)
+	sw(m.Cfg.MaxSwitchMs + 1)
 	honestProg("program AAI 150/175", ProgAAI)
 	honestProg("program Off", ProgOff)
 	cmd("program DDD verdict=absent", fresh, prog(ProgDDD, guard.VerdictAbsent))
@@ -322,19 +372,34 @@ func (m *System) Successors(s State) []explore.Step[State] {
 		}
 		st := explore.Step[State]{Label: in.Label, Next: nxt}
 		for _, v := range vs {
-			st.Violations = append(st.Violations, v.Error())
+			if !slices.Contains(m.Ignore, v.ID) {
+				st.Violations = append(st.Violations, v.Error())
+			}
 		}
 		out = append(out, st)
 	}
 	return out
 }
 
-// Apply steps the kernel and the observer.
+// Apply steps the kernel and the observer. A granted slot switch starts the
+// blackout.
 func (m *System) Apply(s State, in kp.Input) (State, []pacerinv.Violation) {
 	k, outs := kp.Step(&m.Cfg, s.K, in)
 	g := s.G
 	vs := pacerinv.Observe(&m.Cfg, &g, s.K, in, outs, k)
-	return State{K: k, G: g}, vs
+	nxt := State{K: k, G: g}
+	for _, o := range outs.All() {
+		if o.Kind != kp.OutSwitch {
+			continue
+		}
+		if m.Switches != nil {
+			m.Switches[o.Reason]++
+		}
+		if o.Accepted {
+			nxt.Blackout, nxt.ResumeAtMs = true, in.NowMs+in.SwitchMs
+		}
+	}
+	return nxt, vs
 }
 
 // Check runs the exhaustive exploration.

@@ -10,20 +10,26 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/model/pacerinv"
 )
 
 // TestModelCheckIsClean runs the exhaustive check of the reduced domain
 // in-process (the full domain runs in `make model`, cmd/model -kernel=pacer).
-// It checks every PACE-* and CMD-* invariant of pacerinv on every transition.
+// It checks every PACE-* and CMD-* invariant of pacerinv on every transition,
+// with slot switches granted (and their blackouts simulated) and refused.
 func TestModelCheckIsClean(t *testing.T) {
 	m := New()
 	m.Full = false
+	m.Switches = map[reason.Code]int{}
 	start := time.Now()
 	res, err := Check(m)
 	require.NoError(t, err)
 	assert.Zero(t, res.Violations, "counterexample: %v", res.First)
 	assert.Greater(t, res.States, 5000, "the model explores a real state space")
+	for _, r := range []reason.Code{reason.OK, reason.SwitchEscapeDeadline, reason.Faulted} {
+		assert.Positive(t, m.Switches[r], "no switch answer %s (answers: %v)", r, m.Switches)
+	}
 	t.Logf("model pacer (reduced): states=%d transitions=%d invariants=%d violations=%d time=%s",
 		res.States, res.Transitions, len(pacerinv.IDs), res.Violations, time.Since(start).Round(time.Millisecond))
 }
@@ -58,4 +64,18 @@ func TestCLIFindsPlantedBug(t *testing.T) {
 	assert.Contains(t, string(out), "violation PACE-URL")
 	assert.Regexp(t, `violations=[1-9]`, string(out))
 	assert.Contains(t, string(out), "sense A", "the counterexample is a readable trace")
+}
+
+// TestModelCheckFindsPlantedSwitchBug shows the checker bites on
+// PACE-UPDATE-SWITCH: built with the plantswitch tag, the kernel grants a
+// slot switch one ms too late, and the model check must report it, both as
+// PACE-UPDATE-SWITCH and, through the simulated blackout, as PACE-LRL.
+func TestModelCheckFindsPlantedSwitchBug(t *testing.T) {
+	cmd := exec.Command("go", "test", "-count=1", "-tags", "plantswitch", "-run", "^TestPlantedSwitchBugIsFound$", "-v", "./model/pacer")
+	cmd.Dir = root()
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "--- PASS: TestPlantedSwitchBugIsFound", "%s", out)
+	assert.Contains(t, string(out), "violation PACE-UPDATE-SWITCH")
+	assert.Contains(t, string(out), "violation PACE-LRL")
 }

@@ -11,6 +11,10 @@
 // It keeps its own record of the patient's limits (the full Table 7 rate
 // range at power-on, then each accepted set-limits command) and judges the
 // relay's verdict against them, as the relay does. PACE-PATIENT-LIMITS.
+// It judges a granted firmware slot switch against its own lower-rate
+// deadline, and holds the kernel to PACE-LRL across the blackout: a late
+// pace after a granted blackout is not excused as the firmware's lateness.
+// PACE-UPDATE-SWITCH.
 //
 // The model checker (model/pacer) and the property tests (kernel/pacer) use
 // it. It is test and verification code: it allocates freely, and it must
@@ -36,6 +40,7 @@ const (
 	SafePoint         = "PACE-SAFE-POINT"
 	FaultSafe         = "PACE-FAULT-SAFE"
 	PatientLimits     = "PACE-PATIENT-LIMITS"
+	UpdateSwitch      = "PACE-UPDATE-SWITCH"
 	CmdAuth           = "CMD-AUTH"
 	CmdReplay         = "CMD-REPLAY"
 	CmdExpiry         = "CMD-EXPIRY"
@@ -44,10 +49,10 @@ const (
 
 // IDs lists every requirement this observer checks.
 var IDs = []string{ParamProgrammable, CrossParam, LRL, URL, Refractory, SafePoint, FaultSafe, PatientLimits,
-	CmdAuth, CmdReplay, CmdExpiry, CmdVerdict}
+	UpdateSwitch, CmdAuth, CmdReplay, CmdExpiry, CmdVerdict}
 
 // PacerIDs lists the pacer's own requirements (without the shared CMD-* ones).
-var PacerIDs = IDs[:8]
+var PacerIDs = IDs[:9]
 
 // msPerMinute: 60000 ms per minute, the numerator of every rate interval.
 const msPerMinute = 60000
@@ -72,6 +77,11 @@ type Ghost struct {
 	// full Table 7 rate range at power-on, then those of every accepted
 	// set-limits command. PACE-PATIENT-LIMITS.
 	Limits pacer.Limits
+	// Switching: the last Step granted a firmware slot switch, whose
+	// blackout ends at SwitchUntilMs; the firmware neither paces nor steps
+	// the kernel before. PACE-UPDATE-SWITCH.
+	Switching     bool
+	SwitchUntilMs units.Millis
 }
 
 // NewGhost is the observer of a kernel that powered on with state s: the
@@ -151,12 +161,15 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 		}
 		cp = p
 	}
+	// The firmware stepped the kernel on time: no later than its announced
+	// wake-up, or no later than the end of a blackout the kernel granted.
+	onTime := g.HaveWake && now <= g.WakeAtMs || g.Switching && now <= g.SwitchUntilMs
 	// rateEvent is an event in the rate chamber at now. PACE-LRL.
 	rateEvent := func(what string) {
-		// Longer is allowed only when the firmware stepped the kernel after
-		// its announced wake-up (or before any was announced).
+		// Longer is allowed only when the firmware stepped the kernel late
+		// (or before any wake-up was announced).
 		iv := now - g.AnchorMs
-		if int64(iv)*int64(g.BoundLRL) > msPerMinute && g.HaveWake && now <= g.WakeAtMs {
+		if int64(iv)*int64(g.BoundLRL) > msPerMinute && onTime {
 			fail(LRL, "%s %d ms after the last %s event, lower rate %d ppm allows %d ms", what, iv, cp.Mode.RateChamber(), g.BoundLRL, msPerMinute/int64(g.BoundLRL))
 		}
 		g.AnchorMs, g.BoundLRL = now, cp.LRL
@@ -166,8 +179,13 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 	if clockBack {
 		switchTo(nxt.Active)
 	}
+	answers, granted := 0, false
 	for _, o := range items {
 		switch {
+		case o.Kind == pacer.OutSwitch:
+			answers++
+			granted = granted || o.Accepted
+			checkSwitch(cfg, g, prev, in, o, cp, now, clockBack, nxt, fail)
 		case o.Kind == pacer.OutPace:
 			checkPulse(cp, o, fail)
 			if o.Chamber == pacer.ChamberVentricle {
@@ -237,6 +255,20 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 			}
 		}
 	}
+	if (in.Kind == pacer.InSwitchRequest) != (answers == 1) || answers > 1 {
+		fail(UpdateSwitch, "%d switch answers to %s", answers, inputName(in))
+	}
+	if in.Kind == pacer.InSwitchRequest {
+		// Granted or not, a switch request changes nothing a tick would not.
+		tn, to := pacer.Step(cfg, prev, pacer.Input{Kind: pacer.InTick, NowMs: in.NowMs})
+		if tn != nxt || !sameEffects(&to, &out) {
+			fail(UpdateSwitch, "a switch request at %d changed the kernel's course", in.NowMs)
+		}
+	}
+	g.Switching, g.SwitchUntilMs = granted, 0
+	if granted {
+		g.SwitchUntilMs = now + in.SwitchMs
+	}
 	if cp != nxt.Active {
 		fail(SafePoint, "parameters changed from %s %d ppm to %s %d ppm without a safe point (input %s)", cp.Mode, cp.LRL, nxt.Active.Mode, nxt.Active.LRL, inputName(in))
 		switchTo(nxt.Active)
@@ -260,6 +292,38 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 	}
 	checkLimits(g, nxt, fail)
 	return vs
+}
+
+// checkSwitch is PACE-UPDATE-SWITCH for one switch answer o, given the
+// parameters cp in force when it was given: a grant answers a switch
+// request, with the kernel not in fault before or after, pacing on, a
+// declared blackout in (0, MaxSwitchMs], and the blackout ending no later
+// than the observer's own lower-rate deadline (the last rate-chamber event
+// plus 60000/LRL ms at the slowest lower rate in force since).
+func checkSwitch(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, o pacer.Output, cp pacer.Params,
+	now units.Millis, clockBack bool, nxt pacer.State, fail func(string, string, ...any)) {
+	if in.Kind != pacer.InSwitchRequest {
+		fail(UpdateSwitch, "switch answer to %s", inputName(in))
+		return
+	}
+	if o.Accepted != (o.Reason == reason.OK) {
+		fail(UpdateSwitch, "switch answer accepted=%v with reason %s", o.Accepted, o.Reason)
+	}
+	if !o.Accepted {
+		return
+	}
+	d := in.SwitchMs
+	switch {
+	case clockBack || prev.Op == pacer.OpFault || nxt.Op == pacer.OpFault:
+		fail(UpdateSwitch, "switch granted with the kernel in fault (%s -> %s, clock %d -> %d)", prev.Op, nxt.Op, prev.NowMs, in.NowMs)
+	case cp.Mode == pacer.ModeOff:
+		fail(UpdateSwitch, "switch granted with pacing off")
+	case d <= 0 || d > cfg.MaxSwitchMs:
+		fail(UpdateSwitch, "switch granted for a blackout of %d ms, outside (0, %d]", d, cfg.MaxSwitchMs)
+	case int64(now+d-g.AnchorMs)*int64(g.BoundLRL) > msPerMinute:
+		fail(UpdateSwitch, "switch granted at %d for %d ms: the blackout ends %d ms after the last %s event, lower rate %d ppm allows %d ms",
+			now, d, now+d-g.AnchorMs, cp.Mode.RateChamber(), g.BoundLRL, msPerMinute/int64(g.BoundLRL))
+	}
 }
 
 // immediateParams: the setting an input that acts at once (not at a safe
@@ -483,6 +547,8 @@ func inputName(in pacer.Input) string {
 		return "command " + in.Cmd.Kind.String()
 	case pacer.InHAL:
 		return "hal " + in.HAL.String()
+	case pacer.InSwitchRequest:
+		return "switch request"
 	}
 	return "input?"
 }

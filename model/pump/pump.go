@@ -7,7 +7,8 @@
 // 5 min ticks up to a horizon, 10 min buckets, a 20 min rolling window, a
 // 10 min insulin action, one programmable limit set and one out-of-range set,
 // two bolus sizes, two temporary rates, low and normal glucose, every HAL
-// event, and for commands: fresh, replayed, unsigned, wrongly signed and
+// event, firmware slot-switch requests (a blackout at the maximum, one ms
+// above it, and none), and for commands: fresh, replayed, unsigned, wrongly signed and
 // expired headers with every verdict (within, outside, absent).
 //
 // Counter abstraction: every generated command uses either the next counter
@@ -42,6 +43,7 @@ func Config() kp.Config {
 		MaxCommandValidityMs: 10 * units.Minute,
 		MinTempBasalMs:       10 * units.Minute,
 		MaxTempBasalMs:       20 * units.Minute,
+		MaxSwitchMs:          30 * units.Second,
 	}
 }
 
@@ -82,6 +84,9 @@ type System struct {
 	// Reached, when not nil, collects every decision and alert reason the
 	// kernel gave during the exploration (coverage of the refusals).
 	Reached map[reason.Code]int
+	// Switches, when not nil, counts the answers to slot-switch requests
+	// by reason (reason.OK: granted).
+	Switches map[reason.Code]int
 }
 
 // AccountingLimits make the insulin-on-board and bolus-interval rules bind
@@ -146,6 +151,7 @@ func (m *System) Key(s State) string {
 	put(flag(g.HaveGlucose))
 	put(int64(g.Glucose))
 	put(int64(g.GlucoseAtMs))
+	put(flag(g.BolusRunning))
 	put(int64(len(g.History)))
 	for _, d := range g.History {
 		put(int64(d.AtMs))
@@ -188,6 +194,11 @@ func (m *System) Inputs(s State) []Input {
 	add("hal watchdog", kp.Input{Kind: kp.InHAL, HAL: kp.HALWatchdog})
 	add("hal reservoir 100", kp.Input{Kind: kp.InHAL, HAL: kp.HALReservoir, ReservoirCU: 100})
 	add("hal reservoir 0", kp.Input{Kind: kp.InHAL, HAL: kp.HALReservoir, ReservoirCU: 0})
+	m.switchRequest(add, m.Cfg.MaxSwitchMs)
+	if m.Full {
+		m.switchRequest(add, m.Cfg.MaxSwitchMs+1)
+		m.switchRequest(add, 0)
+	}
 
 	last := s.G.MaxSignedCounter
 	fresh := guard.Header{Counter: last + 1, IssuedAtMs: now, ExpiresAtMs: now + 5*units.Minute, Signer: guard.RoleClinician}
@@ -263,19 +274,29 @@ func (m *System) accountingInputs(s State, add func(string, kp.Input)) {
 	add("glucose 120", kp.Input{Kind: kp.InGlucose, Glucose: 120, GlucoseAtMs: now})
 	add("hal delivery-done", kp.Input{Kind: kp.InHAL, HAL: kp.HALDeliveryDone})
 	add("hal reservoir 100", kp.Input{Kind: kp.InHAL, HAL: kp.HALReservoir, ReservoirCU: 100})
+	m.switchRequest(add, m.Cfg.MaxSwitchMs)
 	cmd("program accounting limits", kp.Command{Kind: kp.CmdProgramLimits, Limits: AccountingLimits})
 	cmd("bolus 10 verdict=within", kp.Command{Kind: kp.CmdBolus, Amount: 10, Verdict: guard.VerdictWithin})
 	cmd("bolus 5 verdict=within", kp.Command{Kind: kp.CmdBolus, Amount: 5, Verdict: guard.VerdictWithin})
 }
 
+// switchRequest offers a firmware slot-switch request declaring a blackout
+// of d (PUMP-UPDATE-SWITCH). A grant changes no kernel state, so the time
+// after it is the model's ordinary time: the next tick comes TickMs later,
+// longer than any blackout the kernel may grant.
+func (m *System) switchRequest(add func(string, kp.Input), d units.Millis) {
+	add(fmt.Sprintf("switch-request %dms", d), kp.Input{Kind: kp.InSwitchRequest, SwitchMs: d})
+}
+
 // Apply steps the kernel and the observer.
 func (m *System) Apply(s State, in kp.Input) (State, []pumpinv.Violation) {
 	k, outs := kp.Step(&m.Cfg, s.K, in)
-	if m.Reached != nil {
-		for _, o := range outs.All() {
-			if o.Kind == kp.OutDecision || o.Kind == kp.OutAlert {
-				m.Reached[o.Reason]++
-			}
+	for _, o := range outs.All() {
+		switch {
+		case m.Reached != nil && (o.Kind == kp.OutDecision || o.Kind == kp.OutAlert):
+			m.Reached[o.Reason]++
+		case m.Switches != nil && o.Kind == kp.OutSwitch:
+			m.Switches[o.Reason]++
 		}
 	}
 	g := s.G.Clone()

@@ -19,10 +19,15 @@ import (
 func TestShortHorizonModelCheckIsClean(t *testing.T) {
 	m := New()
 	m.Horizon = 20 * units.Minute
+	m.Switches = map[reason.Code]int{}
 	res, err := Check(m)
 	require.NoError(t, err)
 	assert.Zero(t, res.Violations, "counterexample: %v", res.First)
 	assert.Greater(t, res.States, 1000, "the model explores a real state space")
+	// PUMP-UPDATE-SWITCH is checked on grants and on every kind of refusal.
+	for _, r := range []reason.Code{reason.OK, reason.SwitchBolusInProgress, reason.SwitchDurationOutOfRange, reason.Faulted} {
+		assert.Positive(t, m.Switches[r], "no switch answer %s (answers: %v)", r, m.Switches)
+	}
 }
 
 // TestModelCheckFindsPlantedBug shows the checker bites: the kernel built with

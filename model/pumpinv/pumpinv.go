@@ -31,6 +31,7 @@ const (
 	FaultStop      = "PUMP-FAULT-STOP"
 	AlarmAck       = "PUMP-ALARM-ACK"
 	LimitsRange    = "PUMP-LIMITS-RANGE"
+	UpdateSwitch   = "PUMP-UPDATE-SWITCH"
 	CmdAuth        = "CMD-AUTH"
 	CmdReplay      = "CMD-REPLAY"
 	CmdExpiry      = "CMD-EXPIRY"
@@ -40,7 +41,7 @@ const (
 
 // IDs lists every requirement this observer checks.
 var IDs = []string{MaxBolus, MaxBasal, MaxIOB, BolusInterval, DailyMax, Halt, GlucoseGate,
-	Reservoir, FaultStop, AlarmAck, LimitsRange, CmdAuth, CmdReplay, CmdExpiry, CmdVerdict, FaultSafeState}
+	Reservoir, FaultStop, AlarmAck, LimitsRange, UpdateSwitch, CmdAuth, CmdReplay, CmdExpiry, CmdVerdict, FaultSafeState}
 
 // Delivery is one delivery in the observer's exact history.
 type Delivery struct {
@@ -63,6 +64,10 @@ type Ghost struct {
 	// since; it must never go negative.
 	HaveReservoir  bool
 	ReservoirKnown units.CentiUnits
+	// BolusRunning: the kernel asked the motor for a bolus, and neither its
+	// completion (a delivery-done event) nor a motor stop has been seen
+	// since. PUMP-UPDATE-SWITCH.
+	BolusRunning bool
 }
 
 // Clone returns an independent copy.
@@ -167,6 +172,7 @@ func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pum
 		}
 	}
 	g.prune(cfg, now)
+	checkSwitch(cfg, g, prev, in, out, nxt, fail)
 
 	// Sensor and HAL inputs after the deliveries of the step.
 	if in.Kind == pump.InGlucose && in.GlucoseAtMs <= now && in.Glucose > 0 && in.Glucose <= 1000 &&
@@ -219,6 +225,90 @@ func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pum
 		}
 	}
 	return vs
+}
+
+// checkSwitch is PUMP-UPDATE-SWITCH: every switch request gets exactly one
+// answer, the Step's last output, and nothing else does; a grant comes only
+// while no bolus the observer saw start is still running, with the pump not
+// faulted before or after, for a declared blackout in (0, MaxSwitchMs]; and
+// a switch request, granted or not, changes nothing a tick would not. It
+// then advances the observer's own record of the running bolus.
+func checkSwitch(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pump.Outputs, nxt pump.State, fail func(string, string, ...any)) {
+	items := out.All()
+	answers := 0
+	for i, o := range items {
+		if o.Kind != pump.OutSwitch {
+			continue
+		}
+		answers++
+		if in.Kind != pump.InSwitchRequest {
+			fail(UpdateSwitch, "switch answer to a %d input", in.Kind)
+			continue
+		}
+		if i != len(items)-1 {
+			fail(UpdateSwitch, "switch answer is output %d of %d, not the last", i+1, len(items))
+		}
+		if o.Accepted != (o.Reason == reason.OK) {
+			fail(UpdateSwitch, "switch answer accepted=%v with reason %s", o.Accepted, o.Reason)
+		}
+		if !o.Accepted {
+			continue
+		}
+		if g.BolusRunning {
+			fail(UpdateSwitch, "switch granted at %d while the bolus started at %d is still running", in.NowMs, g.LastBolusAtMs)
+		}
+		if prev.Mode == pump.ModeFault || nxt.Mode == pump.ModeFault || in.NowMs < prev.NowMs {
+			fail(UpdateSwitch, "switch granted with the pump faulted (mode %s -> %s, clock %d -> %d)", prev.Mode, nxt.Mode, prev.NowMs, in.NowMs)
+		}
+		if in.SwitchMs <= 0 || in.SwitchMs > cfg.MaxSwitchMs {
+			fail(UpdateSwitch, "switch granted for a blackout of %d ms, outside (0, %d]", in.SwitchMs, cfg.MaxSwitchMs)
+		}
+	}
+	if in.Kind == pump.InSwitchRequest {
+		if answers != 1 {
+			fail(UpdateSwitch, "%d answers to one switch request", answers)
+		}
+		tn, to := pump.Step(cfg, prev, pump.Input{Kind: pump.InTick, NowMs: in.NowMs})
+		if tn != nxt || !sameButSwitch(to.All(), items) {
+			fail(UpdateSwitch, "a switch request changed the kernel's course")
+		}
+	}
+	// The observer's own record of the motor: a bolus actuation starts a
+	// run; a stop, or the HAL reporting the delivery done, ends it.
+	for _, o := range items {
+		switch {
+		case o.Kind == pump.OutActuate && o.Actuation == pump.ActBolus:
+			g.BolusRunning = true
+		case o.Kind == pump.OutStop:
+			g.BolusRunning = false
+		}
+	}
+	if in.Kind == pump.InHAL && in.HAL == pump.HALDeliveryDone && in.NowMs >= prev.NowMs {
+		g.BolusRunning = false
+	}
+}
+
+// sameButSwitch: the same outputs, switch answers aside.
+func sameButSwitch(a, b []pump.Output) bool {
+	pick := func(xs []pump.Output) []pump.Output {
+		var r []pump.Output
+		for _, x := range xs {
+			if x.Kind != pump.OutSwitch {
+				r = append(r, x)
+			}
+		}
+		return r
+	}
+	x, y := pick(a), pick(b)
+	if len(x) != len(y) {
+		return false
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func checkAccepted(cfg *pump.Config, in pump.Input, prev pump.State, prevMax uint64, d *pump.Output, fail func(string, string, ...any)) {

@@ -25,7 +25,7 @@ import (
 var Vars = []string{
 	"mode", "now", "lastCounter", "limits", "haveGlucose", "glucose", "glucoseAt",
 	"tempActive", "tempRate", "tempUntil", "basalAccum", "lastWithheld",
-	"haveBolus", "lastBolusAt", "reservoir", "history", "events", "lastStep",
+	"haveBolus", "lastBolusAt", "reservoir", "history", "bolusRunning", "events", "lastStep",
 }
 
 // Delivery is one entry of the spec's history ghost.
@@ -39,6 +39,9 @@ type Delivery struct {
 type Ghost struct {
 	// History holds the deliveries the spec still needs (Prune in the spec).
 	History []Delivery
+	// BolusRunning: a bolus was actuated, and neither its completion
+	// (delivery-done) nor a motor stop was seen since.
+	BolusRunning bool
 	// Events counts the inputs since the last tick.
 	Events int
 	// Last is the spec's lastStep, already mapped.
@@ -74,8 +77,8 @@ func (r *Recorder) Step(label string, prev kp.State, in kp.Input, out kp.Outputs
 func InitialGhost(s0 kp.State) Ghost {
 	return Ghost{Last: Rec{
 		{"input", noInput()},
-		{"pre", pre(s0)},
-		{"out", outRec(false, nil, 0, 0, "none")},
+		{"pre", pre(s0, false)},
+		{"out", outRec(false, nil, 0, 0, "none", "none")},
 	}}
 }
 
@@ -85,7 +88,7 @@ func (g Ghost) Advance(cfg *kp.Config, prev kp.State, in kp.Input, out kp.Output
 	var basal, bolus units.CentiUnits
 	var alerts []string
 	stop := false
-	decision := "none"
+	decision, answer := "none", "none"
 	hist := append([]Delivery(nil), g.History...)
 	for _, o := range out.All() {
 		switch o.Kind {
@@ -102,16 +105,25 @@ func (g Ghost) Advance(cfg *kp.Config, prev kp.State, in kp.Input, out kp.Output
 			alerts = append(alerts, o.Reason.String())
 		case kp.OutDecision:
 			decision = o.Reason.String()
+		case kp.OutSwitch:
+			answer = o.Reason.String()
 		}
 	}
-	ng := Ghost{History: prune(cfg, hist, next.NowMs), Events: g.Events + 1}
+	running := g.BolusRunning
+	switch {
+	case bolus > 0:
+		running = true
+	case stop || in.Kind == kp.InHAL && in.HAL == kp.HALDeliveryDone && in.NowMs >= prev.NowMs:
+		running = false
+	}
+	ng := Ghost{History: prune(cfg, hist, next.NowMs), BolusRunning: running, Events: g.Events + 1}
 	if in.Kind == kp.InTick && in.NowMs >= prev.NowMs {
 		ng.Events = 0
 	}
 	ng.Last = Rec{
 		{"input", input(in, prev.NowMs)},
-		{"pre", pre(prev)},
-		{"out", outRec(stop, alerts, basal, bolus, decision)},
+		{"pre", pre(prev, g.BolusRunning)},
+		{"out", outRec(stop, alerts, basal, bolus, decision, answer)},
 	}
 	return ng
 }
@@ -158,6 +170,7 @@ func SpecState(s kp.State, g Ghost) Rec {
 		{"lastBolusAt", Int(s.LastBolusAtMs)},
 		{"reservoir", Int(s.ReservoirCU)},
 		{"history", hist},
+		{"bolusRunning", Bool(g.BolusRunning)},
 		{"events", Int(g.Events)},
 		{"lastStep", g.Last},
 	}
@@ -175,7 +188,7 @@ func limits(l kp.Limits) Rec {
 	}
 }
 
-func pre(s kp.State) Rec {
+func pre(s kp.State, bolusRunning bool) Rec {
 	return Rec{
 		{"mode", Str(s.Mode.String())},
 		{"now", Int(s.NowMs)},
@@ -187,10 +200,11 @@ func pre(s kp.State) Rec {
 		{"haveBolus", Bool(s.HaveBolus)},
 		{"lastBolusAt", Int(s.LastBolusAtMs)},
 		{"reservoir", Int(s.ReservoirCU)},
+		{"bolusRunning", Bool(bolusRunning)},
 	}
 }
 
-func outRec(stop bool, alerts []string, basal, bolus units.CentiUnits, decision string) Rec {
+func outRec(stop bool, alerts []string, basal, bolus units.CentiUnits, decision, answer string) Rec {
 	as := make(Set, len(alerts))
 	for i, a := range alerts {
 		as[i] = Str(a)
@@ -201,6 +215,7 @@ func outRec(stop bool, alerts []string, basal, bolus units.CentiUnits, decision 
 		{"basal", Int(basal)},
 		{"bolus", Int(bolus)},
 		{"decision", Str(decision)},
+		{"switch", Str(answer)},
 	}
 }
 
@@ -256,6 +271,10 @@ func noInput() Rec {
 }
 
 func inputRec(kind string, at units.Millis, hal string, level units.CentiUnits, g units.MgDL, gAt units.Millis, cmd Rec) Rec {
+	return switchRec(kind, at, hal, level, g, gAt, cmd, 0)
+}
+
+func switchRec(kind string, at units.Millis, hal string, level units.CentiUnits, g units.MgDL, gAt units.Millis, cmd Rec, switchMs units.Millis) Rec {
 	return Rec{
 		{"kind", Str(kind)},
 		{"at", Int(at)},
@@ -264,6 +283,7 @@ func inputRec(kind string, at units.Millis, hal string, level units.CentiUnits, 
 		{"glucose", Int(g)},
 		{"glucoseAt", Int(gAt)},
 		{"cmd", cmd},
+		{"switchMs", Int(switchMs)},
 	}
 }
 
@@ -283,6 +303,8 @@ func input(in kp.Input, prevNow units.Millis) Rec {
 		return inputRec("hal", in.NowMs, in.HAL.String(), in.ReservoirCU, 0, 0, noCmd())
 	case kp.InCommand:
 		return inputRec("command", in.NowMs, "none", 0, 0, 0, cmdRec(in.Cmd, in.Cmd.Kind.String()))
+	case kp.InSwitchRequest:
+		return switchRec("switch", in.NowMs, "none", 0, 0, 0, noCmd(), in.SwitchMs)
 	}
 	return inputRec("none", in.NowMs, "none", 0, 0, 0, noCmd())
 }

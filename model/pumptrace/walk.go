@@ -71,7 +71,8 @@ func Walk(m *mpump.System, seed uint64, steps int) (*Trace, error) {
 // pick chooses an input, strongly favouring the one that moves the pump
 // towards delivering (program, fill, sense, bolus, finish, resume,
 // acknowledge) and making faults rare, so that walks exercise basal and
-// bolus accounting instead of ending in the Fault mode at once.
+// bolus accounting instead of ending in the Fault mode at once; a slot-switch
+// request is likelier while a bolus runs, so that traces show refusals too.
 func pick(rng *rand.Rand, s mpump.State, ins []mpump.Input) mpump.Input {
 	k := s.K
 	needGlucose := !k.HaveGlucose || k.Glucose < 70 || k.NowMs-k.GlucoseAtMs >= 5*units.Minute
@@ -103,6 +104,8 @@ func pick(rng *rand.Rand, s mpump.State, ins []mpump.Input) mpump.Input {
 			return needed(k.Mode == kp.ModeSuspended)
 		case has("motor-fault"), has("watchdog"):
 			return 1
+		case has("switch-request") && k.Mode == kp.ModeDelivering:
+			return 20 // PUMP-UPDATE-SWITCH refuses while a bolus runs
 		}
 		return 2
 	}

@@ -91,7 +91,7 @@ var InvariantNames = []string{
 	"TypeOK",
 	"Inv_PUMP_MAX_BOLUS", "Inv_PUMP_MAX_BASAL", "Inv_PUMP_MAX_IOB", "Inv_PUMP_BOLUS_INTERVAL",
 	"Inv_PUMP_DAILY_MAX", "Inv_PUMP_HALT", "Inv_PUMP_GLUCOSE_GATE", "Inv_PUMP_RESERVOIR",
-	"Inv_PUMP_FAULT_STOP", "Inv_PUMP_ALARM_ACK", "Inv_PUMP_LIMITS_RANGE",
+	"Inv_PUMP_FAULT_STOP", "Inv_PUMP_ALARM_ACK", "Inv_PUMP_LIMITS_RANGE", "Inv_PUMP_UPDATE_SWITCH",
 	"Inv_CMD_AUTH", "Inv_CMD_REPLAY", "Inv_CMD_EXPIRY", "Inv_CMD_VERDICT", "Inv_FAULT_SAFE",
 }
 
@@ -133,6 +133,8 @@ func (t *Trace) Constants() []Constant {
 	tempDur := []int64{int64(10 * units.Minute)}
 	gluc := []int64{50, 120}
 	levels := []int64{0, 100}
+	// model/pump offers a blackout at the maximum, one ms above and none.
+	switches := []int64{int64(cfg.MaxSwitchMs), int64(cfg.MaxSwitchMs) + 1, 0}
 	signers := []string{"none", "clinician", "relay"}
 	// Issue times as ages (issued = now - age): TLC's .cfg syntax has no
 	// negative numbers. The model issues commands now or in the past only.
@@ -142,6 +144,8 @@ func (t *Trace) Constants() []Constant {
 		switch in.Kind {
 		case kp.InGlucose:
 			gluc = append(gluc, int64(in.Glucose))
+		case kp.InSwitchRequest:
+			switches = append(switches, int64(in.SwitchMs))
 		case kp.InHAL:
 			if in.HAL == kp.HALReservoir {
 				levels = append(levels, int64(in.ReservoirCU))
@@ -182,6 +186,7 @@ func (t *Trace) Constants() []Constant {
 		{"MaxCommandValidityMs", Int(cfg.MaxCommandValidityMs)},
 		{"MinTempBasalMs", Int(cfg.MinTempBasalMs)},
 		{"MaxTempBasalMs", Int(cfg.MaxTempBasalMs)},
+		{"MaxSwitchMs", Int(cfg.MaxSwitchMs)},
 		{"HardMaxBolus", Int(hard.MaxBolus)},
 		{"HardMaxBasal", Int(hard.MaxBasal)},
 		{"HardMaxIOB", Int(hard.MaxIOB)},
@@ -202,6 +207,7 @@ func (t *Trace) Constants() []Constant {
 		{"TempDurations", ints(tempDur...)},
 		{"GlucoseValues", ints(gluc...)},
 		{"ReservoirLevels", ints(levels...)},
+		{"SwitchDurations", ints(switches...)},
 		{"Signers", strs(signers...)},
 		{"Verdicts", strs(VerdictName(guard.VerdictAbsent), VerdictName(guard.VerdictWithin), VerdictName(guard.VerdictOutside))},
 		{"IssueAges", ints(ages...)},

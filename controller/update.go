@@ -1,0 +1,80 @@
+package controller
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/implantfhe/implantfhe/firmware"
+	"github.com/implantfhe/implantfhe/relay"
+	"github.com/implantfhe/implantfhe/wire"
+)
+
+// UpdateResult is a published update as the controller verified it: the
+// relay's response and, for each event the implant acknowledged, its
+// signed record (the relay's JSON is not trusted for any of it).
+type UpdateResult struct {
+	Response relay.UpdateResponse
+	Acks     []*firmware.Record
+}
+
+// Last is the last record the implant signed, or nil.
+func (u *UpdateResult) Last() *firmware.Record {
+	if len(u.Acks) == 0 {
+		return nil
+	}
+	return u.Acks[len(u.Acks)-1]
+}
+
+// verifyAck checks an implant acknowledgement (base64) and decodes its record.
+func (c *Client) verifyAck(b64 string) (*firmware.Record, error) {
+	ack, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, err
+	}
+	e, err := wire.Decode(ack, wire.MaxFrame)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Implant.VerifyEnvelope(e, wire.KindAck, wire.Freshness{NowMs: e.Header.IssuedAtMs, MaxValidityMs: 1 << 40}, false); err != nil {
+		return nil, fmt.Errorf("implant ack: %w", err)
+	}
+	return firmware.DecodeRecord(e.Body)
+}
+
+// PublishUpdate hands a release (update.Release.Marshal) to the relay, which
+// pushes it to the implant, and verifies every acknowledgement.
+func (c *Client) PublishUpdate(release []byte) (*UpdateResult, error) {
+	b, err := c.do("POST", "/v1/update", release)
+	if err != nil {
+		return nil, err
+	}
+	var u UpdateResult
+	if err := json.Unmarshal(b, &u.Response); err != nil {
+		return nil, fmt.Errorf("relay update response: %w", err)
+	}
+	for _, ev := range u.Response.Events {
+		if ev.Ack == "" {
+			continue
+		}
+		r, err := c.verifyAck(ev.Ack)
+		if err != nil {
+			return nil, err
+		}
+		u.Acks = append(u.Acks, r)
+	}
+	return &u, nil
+}
+
+// UpdateStatus asks the implant (through the relay) for its update state.
+func (c *Client) UpdateStatus() (*firmware.Record, error) {
+	b, err := c.do("GET", "/v1/update/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	var ev relay.UpdateEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return nil, fmt.Errorf("relay update status: %w", err)
+	}
+	return c.verifyAck(ev.Ack)
+}

@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/rand"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/firmware"
+	"github.com/implantfhe/implantfhe/hal/filestore"
+	"github.com/implantfhe/implantfhe/implog"
+	"github.com/implantfhe/implantfhe/provision"
+	"github.com/implantfhe/implantfhe/relay"
+	"github.com/implantfhe/implantfhe/update"
+	"github.com/implantfhe/implantfhe/wire"
+)
+
+// pushUpdate runs one update over the radio link (relay.Pusher: offer,
+// chunks, finish, status) and returns the last signed record; it stops at
+// the first failed exchange (the process was killed).
+func pushUpdate(addr string, rel *update.Release) (*firmware.Record, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var last *firmware.Record
+	p := &relay.Pusher{RW: conn, Ack: func(ack []byte) (relay.UpdateEvent, error) {
+		e, err := wire.Decode(ack, wire.MaxFrame)
+		if err != nil {
+			return relay.UpdateEvent{}, err
+		}
+		if last, err = firmware.DecodeRecord(e.Body); err != nil {
+			return relay.UpdateEvent{}, err
+		}
+		return relay.UpdateEvent{Event: last.Event, Error: last.Error}, nil
+	}}
+	err = p.Push(rel)
+	return last, err
+}
+
+// TestKillDuringUpdate kills the implant process (SIGKILL) at 12 random
+// instants of a firmware update over the radio link (half of them in its
+// last fifth) — download, staging, the kernel's switch decision, the
+// reboot, trial boot and confirmation — on real file storage, and restarts
+// it each time. After every restart a
+// verified image boots (byte for byte the factory build or the new one),
+// the confirmed security counter never goes back and is the new one
+// exactly when the new image is active, the log verifies up to its last
+// complete record (and the kernel's counters and deliveries are consistent,
+// checkState), and the update resumes until it is confirmed. Each round is a
+// fresh device; the 146-point power-cut test in package firmware covers
+// every storage operation.
+func TestKillDuringUpdate(t *testing.T) {
+	tmp := t.TempDir()
+	keys := filepath.Join(tmp, "keys")
+	require.NoError(t, provision.Generate(keys, device, fhe.TestOnlyN11, nil))
+	bin := buildImplant(t, tmp)
+	bin2 := filepath.Join(tmp, "implant-v2")
+	cmd := exec.Command("go", "build", "-tags", "fhe_testonly", "-ldflags", "-X main.buildVersion=e2e-v2", "-o", bin2, "./cmd/implant")
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "build implant v2: %s", out)
+	factory, err := os.ReadFile(bin)
+	require.NoError(t, err)
+	image, err := os.ReadFile(bin2)
+	require.NoError(t, err)
+	require.NotEqual(t, factory, image)
+
+	mdir, pub := filepath.Join(keys, "manufacturer"), filepath.Join(keys, "public")
+	m1, err := provision.ReadSigningKey(mdir, provision.UpdateKeyFile(1))
+	require.NoError(t, err)
+	m2, err := provision.ReadSigningKey(mdir, provision.UpdateKeyFile(2))
+	require.NoError(t, err)
+	dk, err := provision.ReadUpdateDevicePub(pub)
+	require.NoError(t, err)
+	dev, err := provision.ReadDevice(pub)
+	require.NoError(t, err)
+	rel, err := update.NewRelease(image, update.Params{VendorID: dev.VendorID, ClassID: dev.ClassID, Version: 2, SecurityCounter: 2,
+		ChunkSize: update.MaxChunkSize, Recipients: []*ecdh.PublicKey{dk}}, rand.Reader, m1, m2)
+	require.NoError(t, err)
+	devKey, err := provision.ReadUpdateDeviceKey(filepath.Join(keys, "implant"))
+	require.NoError(t, err)
+
+	// Round 0 measures an uninterrupted update on a separate device state.
+	ip := startImplant(t, bin, keys, filepath.Join(tmp, "dry"))
+	began := time.Now()
+	last, err := pushUpdate(ip.addr, rel)
+	span := time.Since(began)
+	_ = ip.cmd.Process.Kill()
+	_ = ip.cmd.Wait()
+	require.NoError(t, err)
+	require.Equal(t, firmware.EvConfirmed, last.Reason, "status after an uninterrupted update: %+v", last)
+
+	const kills = 12
+
+	rng := mrand.New(mrand.NewPCG(3, 5))
+	outcomes := map[string]int{}
+	for round := range kills {
+		// A fresh device each round (first boot installs the factory
+		// build), one kill at a uniform instant within 1.2 × the update.
+		state := filepath.Join(tmp, fmt.Sprintf("state-%02d", round))
+		ip := startImplant(t, bin, keys, state)
+		// Even rounds: uniform over the whole update; odd rounds: over its
+		// last 20% and a little beyond (finish, switch, reboot, confirm),
+		// which is short but where the switch happens.
+		delay := time.Duration(rng.Int64N(int64(span) * 6 / 5))
+		if round%2 == 1 {
+			delay = span*8/10 + time.Duration(rng.Int64N(int64(span)*3/10))
+		}
+		killed := make(chan struct{})
+		go func() {
+			time.Sleep(delay)
+			_ = ip.cmd.Process.Kill()
+			close(killed)
+		}()
+		_, _ = pushUpdate(ip.addr, rel)
+		<-killed
+		_ = ip.cmd.Wait()
+
+		isNew, phase := checkUpdateState(t, state, dev, devKey, factory, image, fmt.Sprintf("round %d, kill at %s", round, delay))
+		outcomes[fmt.Sprintf("killed in phase %s with the %s image active", phase, map[bool]string{true: "new", false: "factory"}[isNew])]++
+
+		// Restart: a verified image boots; the update resumes to the end.
+		ip = startImplant(t, bin, keys, state)
+		if !isNew {
+			last, err := pushUpdate(ip.addr, rel)
+			require.NoError(t, err, "round %d: resumed update", round)
+			require.Equal(t, firmware.EvConfirmed, last.Reason, "round %d: resumed update: %+v", round, last)
+		}
+		_ = ip.cmd.Process.Kill()
+		_ = ip.cmd.Wait()
+		isNew, _ = checkUpdateState(t, state, dev, devKey, factory, image, fmt.Sprintf("round %d, after resuming", round))
+		require.True(t, isNew, "round %d: the update completed", round)
+	}
+	t.Logf("uninterrupted update: %s (%d chunks of %d B); %d kills: %v", span.Round(time.Millisecond), len(rel.Chunks), update.MaxChunkSize, kills, outcomes)
+}
+
+// checkUpdateState opens a stopped device's storage as the bootloader would
+// and checks the active image, the security counter and the log; it
+// returns whether the new image is the confirmed active one, and the phase.
+func checkUpdateState(t *testing.T, state string, dev provision.Device, devKey *ecdh.PrivateKey, factory, image []byte, label string) (bool, update.Phase) {
+	t.Helper()
+	st, err := filestore.Open(state)
+	require.NoError(t, err)
+	slots, err := update.Open(update.Config{Storage: st, VendorID: dev.VendorID, ClassID: dev.ClassID, DeviceKey: devKey})
+	require.NoError(t, err, label)
+	s := slots.State()
+	active, err := slots.ReadImage(s.Active)
+	require.NoError(t, err, "%s: the active image verifies", label)
+	isOld, isNew := bytes.Equal(active, factory), bytes.Equal(active, image)
+	require.True(t, isOld || isNew, "%s: active slot holds neither build", label)
+	require.Equal(t, isNew, s.ConfirmedCounter == 2, "%s: counter %d, new image active %v", label, s.ConfirmedCounter, isNew)
+	require.GreaterOrEqual(t, s.ConfirmedCounter, uint64(1), label)
+	data, err := os.ReadFile(filepath.Join(state, "implant.log"))
+	require.NoError(t, err)
+	for _, err := range implog.Decode(data) {
+		if err != nil {
+			require.ErrorIs(t, err, implog.ErrTornTail, "%s: the log verifies up to its last complete record", label)
+			break
+		}
+	}
+	checkState(t, state, nil)
+	return isNew, s.Phase
+}
