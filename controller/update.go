@@ -66,6 +66,20 @@ func (c *Client) PublishUpdate(release []byte) (*UpdateResult, error) {
 	return &u, nil
 }
 
+// RotateRoot sends a signed new manufacturer trust root (update.SignedRoot)
+// to the implant through the relay and returns the implant's verified answer.
+func (c *Client) RotateRoot(root []byte) (*firmware.Record, error) {
+	b, err := c.do("POST", "/v1/update/root", root)
+	if err != nil {
+		return nil, err
+	}
+	var ev relay.UpdateEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return nil, fmt.Errorf("relay root rotation: %w", err)
+	}
+	return c.verifyAck(ev.Ack)
+}
+
 // UpdateStatus asks the implant (through the relay) for its update state.
 func (c *Client) UpdateStatus() (*firmware.Record, error) {
 	b, err := c.do("GET", "/v1/update/status", nil)

@@ -41,7 +41,8 @@ type Record struct {
 	Of uint64 `cbor:"16,keyasint,omitempty"`
 	// Update events (RecUpdate): the event, the image it concerns (version
 	// and security counter), the active slot and update phase after it, the
-	// chunks still missing and the confirmed security counter.
+	// chunks still missing, the confirmed security counter and the trust
+	// root's version.
 	Event     string `cbor:"17,keyasint,omitempty"`
 	Version   uint64 `cbor:"18,keyasint,omitempty"`
 	SecCtr    uint64 `cbor:"19,keyasint,omitempty"`
@@ -49,6 +50,8 @@ type Record struct {
 	Phase     string `cbor:"21,keyasint,omitempty"`
 	Missing   uint64 `cbor:"22,keyasint,omitempty"`
 	Confirmed uint64 `cbor:"23,keyasint,omitempty"`
+	// RootVersion is the version of the manufacturer trust root in force.
+	RootVersion uint64 `cbor:"24,keyasint,omitempty"`
 }
 
 var (

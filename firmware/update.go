@@ -20,6 +20,7 @@ const (
 	UpdChunk  uint8 = 2 // Index, Chunk: one ciphertext chunk
 	UpdFinish uint8 = 3 // verify the staged image, ask the kernel, mark it pending and switch
 	UpdStatus uint8 = 4 // the update state, signed
+	UpdRoot   uint8 = 5 // Root: a signed new trust root (manufacturer key rotation)
 )
 
 // Update events in the implant log (Record.Event of a RecUpdate record) and
@@ -33,6 +34,7 @@ const (
 	EvReverted    = "reverted"     // a trial or pending image was abandoned; Error says why
 	EvRefused     = "refused"      // an offer, chunk or finish was refused; Error says why
 	EvDeferred    = "deferred"     // a pending image was not switched to: the kernel said not now
+	EvRootRotated = "root-rotated" // a signed new trust root replaced the old one
 	EvStatus      = "status"       // a status reply (not logged)
 	EvChunkOK     = "chunk-staged" // a chunk reply (not logged)
 	EvUnavailable = "unavailable"  // this firmware has no update path configured
@@ -54,6 +56,7 @@ type UpdateRequest struct {
 	Manifest []byte `cbor:"2,keyasint,omitempty"`
 	Index    uint32 `cbor:"3,keyasint,omitempty"`
 	Chunk    []byte `cbor:"4,keyasint,omitempty"`
+	Root     []byte `cbor:"5,keyasint,omitempty"`
 }
 
 var updDec cbor.DecMode
@@ -92,11 +95,13 @@ func DecodeUpdateRequest(b []byte) (*UpdateRequest, error) {
 	ok := false
 	switch r.Op {
 	case UpdOffer:
-		ok = len(r.Manifest) > 0 && len(r.Manifest) <= update.MaxManifestSize && r.Index == 0 && r.Chunk == nil
+		ok = len(r.Manifest) > 0 && len(r.Manifest) <= update.MaxManifestSize && r.Index == 0 && r.Chunk == nil && r.Root == nil
 	case UpdChunk:
-		ok = r.Manifest == nil && len(r.Chunk) > update.TagSize && len(r.Chunk) <= update.MaxChunkSize+update.TagSize
+		ok = r.Manifest == nil && r.Root == nil && len(r.Chunk) > update.TagSize && len(r.Chunk) <= update.MaxChunkSize+update.TagSize
 	case UpdFinish, UpdStatus:
-		ok = r.Manifest == nil && r.Index == 0 && r.Chunk == nil
+		ok = r.Manifest == nil && r.Index == 0 && r.Chunk == nil && r.Root == nil
+	case UpdRoot:
+		ok = len(r.Root) > 0 && len(r.Root) <= update.MaxManifestSize && r.Manifest == nil && r.Index == 0 && r.Chunk == nil
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: operation %d with the wrong fields", ErrUpdateRequest, r.Op)
@@ -174,7 +179,7 @@ func newUpdater(cfg *UpdateConfig, h updateHost) (*updater, error) {
 func (u *updater) record(ev string, err error) *Record {
 	st := u.slots.State()
 	r := &Record{Type: RecUpdate, NowMs: int64(u.h.now()), Event: ev, Slot: st.Active.String(),
-		Phase: st.Phase.String(), Confirmed: st.ConfirmedCounter}
+		Phase: st.Phase.String(), Confirmed: st.ConfirmedCounter, RootVersion: st.Root.Version}
 	if act := st.Images[st.Active]; act.Valid {
 		r.Version = act.Version
 	}
@@ -236,6 +241,11 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 		r.Version, r.SecCtr = offered.Version, offered.SecCtr
 		r.Missing = uint64(len(u.slots.Missing()))
 		return u.logAck(UpdateOutcome{Event: EvDownloading}, r)
+	case UpdRoot:
+		if err := u.slots.RotateRoot(req.Root); err != nil {
+			return u.refuse(err)
+		}
+		return u.logAck(UpdateOutcome{Event: EvRootRotated}, u.record(EvRootRotated, nil))
 	case UpdChunk:
 		if err := u.slots.WriteChunk(int(req.Index), req.Chunk); err != nil {
 			return u.refuse(err)

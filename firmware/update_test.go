@@ -262,7 +262,9 @@ func TestMalformedUpdateRequestsChangeNothing(t *testing.T) {
 	u := newUpdWorld(t)
 	before := u.im.State()
 	for _, b := range [][]byte{nil, {0xff}, {0xa1, 0x01, 0x09}, req(t, &firmware.UpdateRequest{Op: firmware.UpdOffer}),
-		req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Chunk: []byte{1}}), req(t, &firmware.UpdateRequest{Op: firmware.UpdFinish, Index: 3})} {
+		req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Chunk: []byte{1}}), req(t, &firmware.UpdateRequest{Op: firmware.UpdFinish, Index: 3}),
+		req(t, &firmware.UpdateRequest{Op: firmware.UpdRoot}), req(t, &firmware.UpdateRequest{Op: firmware.UpdRoot, Root: []byte{1}, Index: 1}),
+		req(t, &firmware.UpdateRequest{Op: 9})} {
 		out, ack, err := u.im.HandleUpdate(b)
 		require.NoError(t, err)
 		assert.ErrorIs(t, out.Err, firmware.ErrUpdateRequest)
@@ -281,7 +283,7 @@ func FuzzDecodeUpdateRequest(f *testing.F) {
 	for _, r := range []*firmware.UpdateRequest{
 		{Op: firmware.UpdOffer, Manifest: []byte{0xa2, 1, 2}},
 		{Op: firmware.UpdChunk, Index: 7, Chunk: make([]byte, 40)},
-		{Op: firmware.UpdFinish}, {Op: firmware.UpdStatus},
+		{Op: firmware.UpdFinish}, {Op: firmware.UpdStatus}, {Op: firmware.UpdRoot, Root: []byte{0xa2, 1, 2}},
 	} {
 		b, err := firmware.EncodeUpdateRequest(r)
 		require.NoError(f, err)
@@ -312,4 +314,61 @@ func TestUpdateChunkOverhead(t *testing.T) {
 		t.Logf("chunk %d of %d ciphertext bytes: request %d bytes (+%d CBOR, +5 link framing)", tc.index, tc.size, len(b), overhead)
 		require.LessOrEqual(t, overhead, 16)
 	}
+}
+
+// TestUpdateRootRotation: a new manufacturer root is taken only when a
+// threshold of the current keys and of its own keys signed it, at a higher
+// version; afterwards releases signed by retired keys are refused and
+// releases signed by the new keys install. Every outcome is logged.
+func TestUpdateRootRotation(t *testing.T) {
+	u := newUpdWorld(t)
+	var fresh []*wire.SigningKey
+	var pubs []wire.TrustedKey
+	for range 3 {
+		k, err := wire.GenerateSigningKey(guard.RoleManufacturer, rand.Reader)
+		require.NoError(t, err)
+		fresh, pubs = append(fresh, k), append(pubs, k.Public())
+	}
+	root := func(version uint64, signers ...*wire.SigningKey) []byte {
+		r, err := update.NewTrustRoot(version, 2, pubs...)
+		require.NoError(t, err)
+		sr, err := update.SignRoot(r, signers...)
+		require.NoError(t, err)
+		b, err := sr.Marshal()
+		require.NoError(t, err)
+		return b
+	}
+	rotate := func(b []byte) firmware.UpdateOutcome {
+		out, ack, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdRoot, Root: b}))
+		require.NoError(t, err)
+		require.NotEmpty(t, ack)
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		signers []*wire.SigningKey
+		want    error
+	}{
+		{"only the new keys", fresh, update.ErrThreshold},
+		{"one current key and the new keys", append([]*wire.SigningKey{u.mfr[0]}, fresh...), update.ErrThreshold},
+		{"the current keys only", u.mfr[:2], update.ErrThreshold},
+	} {
+		out := rotate(root(2, tc.signers...))
+		require.Equal(t, firmware.EvRefused, out.Event, tc.name)
+		require.ErrorIs(t, out.Err, tc.want, tc.name)
+	}
+	out := rotate(root(2, append(u.mfr[:2:2], fresh[0], fresh[2])...))
+	require.Equal(t, firmware.EvRootRotated, out.Event, "%v", out.Err)
+	out = rotate(root(2, append(u.mfr[:2:2], fresh[0], fresh[2])...))
+	require.ErrorIs(t, out.Err, update.ErrRollback, "the same version again")
+
+	o, err := u.push(t, u.release(t, randBytes(t, 2*updChunk), 2, 2, classPump, u.mfr[0], u.mfr[1]))
+	require.NoError(t, err)
+	require.ErrorIs(t, o.Err, update.ErrThreshold, "retired keys")
+	o, err = u.push(t, u.release(t, randBytes(t, 2*updChunk), 2, 2, classPump, fresh[1], fresh[2]))
+	require.NoError(t, err)
+	require.Equal(t, firmware.EvStaged, o.Event, "%v", o.Err)
+	require.Equal(t, uint64(2), u.im.Image.Version)
+	evs := updateEvents(t, u.board.Storage)
+	require.Contains(t, evs, firmware.EvRootRotated)
 }

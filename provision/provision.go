@@ -300,6 +300,33 @@ func ReadTrust(dir string) (*wire.TrustList, []wire.TrustedKey, error) {
 	return wire.UnmarshalTrustList(b)
 }
 
+// AddUpdateKeys generates n new manufacturer update keys in dir, numbered
+// after the highest existing update-N.key, and returns them.
+func AddUpdateKeys(dir string, n int, rnd io.Reader) ([]*wire.SigningKey, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	next := 1
+	for {
+		if _, err := os.Stat(filepath.Join(dir, UpdateKeyFile(next))); err != nil {
+			break
+		}
+		next++
+	}
+	var keys []*wire.SigningKey
+	for i := range n {
+		k, err := wire.GenerateSigningKey(guard.RoleManufacturer, rnd)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeKey(dir, UpdateKeyFile(next+i), k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
 // ReadUpdateRoot reads and checks a signed update trust root: it must be
 // signed by a threshold of its own keys.
 func ReadUpdateRoot(dir string) (*update.TrustRoot, error) {

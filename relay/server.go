@@ -107,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/telemetry", s.telemetry)
 	mux.HandleFunc("POST /v1/update", s.publishUpdate)
 	mux.HandleFunc("GET /v1/update/status", s.updateStatus)
+	mux.HandleFunc("POST /v1/update/root", s.rotateRoot)
 	mux.HandleFunc("GET /v1/checkpoint", s.checkpoint)
 	mux.HandleFunc("GET /v1/entries", s.entries)
 	mux.HandleFunc("GET /v1/proof/inclusion", s.inclusion)

@@ -255,6 +255,44 @@ func (s *Server) publishUpdate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, resp)
 }
 
+// rotateRoot (POST /v1/update/root) forwards a signed new manufacturer
+// trust root to the implant, which accepts it only if a threshold of the
+// current root's keys and of its own keys signed it, at a higher version.
+// The root and the implant's acknowledgement are logged.
+func (s *Server) rotateRoot(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, update.MaxManifestSize+1))
+	if err != nil {
+		httpErr(w, http.StatusBadRequest, err)
+		return
+	}
+	if _, err := update.DecodeSignedRoot(b); err != nil {
+		httpErr(w, http.StatusBadRequest, err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.appendLog(b); err != nil {
+		httpErr(w, http.StatusInternalServerError, err)
+		return
+	}
+	c, err := s.dialUpdate()
+	if err != nil {
+		httpErr(w, http.StatusBadGateway, err)
+		return
+	}
+	defer c.Close()
+	p := &Pusher{RW: c, Ack: s.updateEvent}
+	ev, ok, err := p.Call(&firmware.UpdateRequest{Op: firmware.UpdRoot, Root: b})
+	if err == nil && !ok {
+		err = errors.New("relay: implant did not answer the root rotation")
+	}
+	if err != nil {
+		httpErr(w, http.StatusBadGateway, err)
+		return
+	}
+	writeJSON(w, ev)
+}
+
 // updateStatus (GET /v1/update/status) asks the implant for its update
 // state; the signed reply is logged and returned.
 func (s *Server) updateStatus(w http.ResponseWriter, _ *http.Request) {

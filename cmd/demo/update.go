@@ -188,5 +188,37 @@ func (d *demo) updateSteps(keys, bin string) error {
 		res = "v2 running, counter 2"
 	}
 	d.row("update status (ifhe update status)", "v2 running, counter 2", res, firstLine(strings.TrimSpace(string(out))))
+
+	// U8. Manufacturer key rotation: `ifhe update rotate` makes three new
+	// keys and root v2, signed by 2 current and the new keys; the implant
+	// takes it only with a threshold of both.
+	rootFile := filepath.Join(d.root, "update-root-v2.cbor")
+	rot := exec.Command(filepath.Join(bin, "ifhe"), "update", "rotate", "-manufacturer", mdir, "-public", pub,
+		"-old", "1,2", "-new", "3", "-threshold", "2", "-out", rootFile)
+	if b, err := rot.CombinedOutput(); err != nil {
+		return fmt.Errorf("ifhe update rotate: %v: %s", err, b)
+	}
+	rb, err := os.ReadFile(rootFile)
+	if err != nil {
+		return err
+	}
+	res, detail = "failed", ""
+	if r, err := d.client.RotateRoot(rb); err != nil {
+		detail = err.Error()
+	} else {
+		res, detail = r.Event, fmt.Sprintf("trust root v%d; signed root %d B", r.RootVersion, len(rb))
+		if r.Error != "" {
+			detail += "; " + firstLine(r.Error)
+		}
+	}
+	d.row("manufacturer key rotation (root v2, 2 old + 3 new signatures)", firmware.EvRootRotated, res, detail)
+
+	// U9. After the rotation, a release signed with two retired keys.
+	rel, err := update.NewRelease(img, params(3, 3, dev.ClassID), rand.Reader, mfr[0], mfr[1])
+	if err != nil {
+		return err
+	}
+	got, detail = updateOutcome(publish(rel))
+	d.row("update signed with retired keys", "refused (signature threshold)", got, detail)
 	return nil
 }

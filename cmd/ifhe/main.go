@@ -11,13 +11,18 @@
 //	ifhe update sign    -manufacturer DIR -public DIR -keys 1,2 -image FILE -version N -counter N [-class ID] [-chunk BYTES] -out FILE
 //	ifhe update publish -clinic DIR -relay URL -release FILE
 //	ifhe update status  -clinic DIR -relay URL
+//	ifhe update rotate  -manufacturer DIR -public DIR -old 1,2 -new 3 -threshold 2 -out FILE
+//	ifhe update publish-root -clinic DIR -relay URL -root FILE
 //
 // update sign is the manufacturer's step: the image is encrypted under a
 // fresh content key wrapped for the device (public/update-device.pub) and
 // the manifest signed with the named manufacturer keys (the implant needs
 // 2 of its 3). publish hands the release to the relay, which pushes it to
 // the implant and logs every step; status asks the implant for its update
-// state. Every answer shown is the implant's signed acknowledgement.
+// state. rotate replaces the manufacturer keys: a new root, one version up,
+// signed by a threshold of the current keys and by the new ones, which
+// publish-root sends to the implant. Every answer shown is the implant's
+// signed acknowledgement.
 //
 // Keys are written with mode 0600. Every command is encrypted under the
 // implant's CKKS key and signed with the clinician key; the relay never sees
@@ -76,7 +81,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: ifhe provision|limits|bolus|rate|alerts|verify-log|verify-implant-log|update sign|update publish|update status [flags] (see go doc ./cmd/ifhe)")
+	fmt.Fprintln(os.Stderr, "usage: ifhe provision|limits|bolus|rate|alerts|verify-log|verify-implant-log|update sign|publish|status|rotate|publish-root [flags] (see go doc ./cmd/ifhe)")
 	os.Exit(2)
 }
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -21,8 +22,10 @@ func cmdUpdate(verb string, args []string) error {
 	switch verb {
 	case "sign":
 		return cmdUpdateSign(args)
-	case "publish", "status":
+	case "publish", "status", "publish-root":
 		return cmdUpdateRelay(verb, args)
+	case "rotate":
+		return cmdUpdateRotate(args)
 	}
 	usage()
 	return nil
@@ -51,17 +54,9 @@ func cmdUpdateSign(args []string) error {
 	if err != nil {
 		return err
 	}
-	var signers []*wire.SigningKey
-	for _, f := range strings.Split(*keys, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return fmt.Errorf("update sign: -keys: %w", err)
-		}
-		k, err := provision.ReadSigningKey(*mdir, provision.UpdateKeyFile(n))
-		if err != nil {
-			return err
-		}
-		signers = append(signers, k)
+	signers, err := readUpdateKeys(*mdir, *keys)
+	if err != nil {
+		return fmt.Errorf("update sign: %w", err)
 	}
 	img, err := os.ReadFile(*image)
 	if err != nil {
@@ -89,11 +84,89 @@ func cmdUpdateSign(args []string) error {
 	return nil
 }
 
+// readUpdateKeys reads the manufacturer keys named by a list of numbers
+// ("1,3": update-1.key and update-3.key).
+func readUpdateKeys(dir, list string) ([]*wire.SigningKey, error) {
+	var keys []*wire.SigningKey
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("key list %q: %w", list, err)
+		}
+		k, err := provision.ReadSigningKey(dir, provision.UpdateKeyFile(n))
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// cmdUpdateRotate is the manufacturer's key rotation: new keys are
+// generated next to the old ones, and the new root (version + 1) is signed
+// by the named current keys and by every new key, as the implant requires
+// (a threshold of each). It is written to -out and becomes public/'s root.
+func cmdUpdateRotate(args []string) error {
+	fs := flag.NewFlagSet("update rotate", flag.ExitOnError)
+	mdir := fs.String("manufacturer", "", "the manufacturer's key directory")
+	pub := fs.String("public", "", "the deployment's public directory (the current root)")
+	old := fs.String("old", "1,2", "current keys that authorise the rotation")
+	n := fs.Int("new", 3, "new keys to generate")
+	threshold := fs.Int("threshold", 2, "signatures the new root requires")
+	out := fs.String("out", "", "signed root file to write")
+	_ = fs.Parse(args)
+	if *mdir == "" || *pub == "" || *out == "" {
+		return errors.New("update rotate: -manufacturer, -public and -out are required")
+	}
+	cur, err := provision.ReadUpdateRoot(*pub)
+	if err != nil {
+		return err
+	}
+	oldKeys, err := readUpdateKeys(*mdir, *old)
+	if err != nil {
+		return fmt.Errorf("update rotate: %w", err)
+	}
+	newKeys, err := provision.AddUpdateKeys(*mdir, *n, rand.Reader)
+	if err != nil {
+		return err
+	}
+	var pubs []wire.TrustedKey
+	for _, k := range newKeys {
+		pubs = append(pubs, k.Public())
+	}
+	root, err := update.NewTrustRoot(cur.Version+1, *threshold, pubs...)
+	if err != nil {
+		return err
+	}
+	sr, err := update.SignRoot(root, append(oldKeys, newKeys...)...)
+	if err != nil {
+		return err
+	}
+	b, err := sr.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, b, 0o600); err != nil {
+		return err
+	}
+	tmp := filepath.Join(*pub, provision.UpdateRootFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(*pub, provision.UpdateRootFile)); err != nil {
+		return err
+	}
+	fmt.Printf("rotated the update root to v%d: %d new keys, %d required, signed by %d current and %d new keys (%s)\n",
+		root.Version, len(newKeys), *threshold, len(oldKeys), len(newKeys), *out)
+	return nil
+}
+
 func cmdUpdateRelay(verb string, args []string) error {
 	fs := flag.NewFlagSet("update "+verb, flag.ExitOnError)
 	dir := fs.String("clinic", "", "the clinic's key directory")
 	relayURL := fs.String("relay", "", "relay base URL")
 	relFile := fs.String("release", "", "release file (publish)")
+	rootFile := fs.String("root", "", "signed root file (publish-root)")
 	_ = fs.Parse(args)
 	if *dir == "" || *relayURL == "" {
 		return fmt.Errorf("update %s: -clinic and -relay are required", verb)
@@ -108,6 +181,21 @@ func cmdUpdateRelay(verb string, args []string) error {
 	}
 	cl := &controller.Client{Relay: strings.TrimRight(*relayURL, "/"),
 		Implant: wire.Verifier{DeviceID: dev.ID, Trust: trust, MaxFrame: wire.MaxFrame}}
+	if verb == "publish-root" {
+		if *rootFile == "" {
+			return errors.New("update publish-root: -root is required")
+		}
+		b, err := os.ReadFile(*rootFile)
+		if err != nil {
+			return err
+		}
+		r, err := cl.RotateRoot(b)
+		if err != nil {
+			return err
+		}
+		fmt.Println(describeUpdate(r))
+		return nil
+	}
 	if verb == "status" {
 		r, err := cl.UpdateStatus()
 		if err != nil {
@@ -141,7 +229,7 @@ func describeUpdate(r *firmware.Record) string {
 	if r.Event == firmware.EvStatus && r.Reason != "" {
 		ev = "status (last event: " + r.Reason + ")"
 	}
-	s := fmt.Sprintf("implant: %s — running slot %s version %d, phase %s, confirmed security counter %d", ev, r.Slot, r.Version, r.Phase, r.Confirmed)
+	s := fmt.Sprintf("implant: %s — running slot %s version %d, phase %s, confirmed security counter %d, trust root v%d", ev, r.Slot, r.Version, r.Phase, r.Confirmed, r.RootVersion)
 	if r.Error != "" {
 		s += ": " + r.Error
 	}
