@@ -151,8 +151,9 @@ type updater struct {
 	// inside the SwitchAllowed hook.
 	why     string
 	gateErr error
-	// last is the last update event logged since power-on.
-	last *Record
+	// last is the last update event logged since power-on; offered the
+	// last offer's record (the image a later refusal concerns).
+	last, offered *Record
 }
 
 func newUpdater(cfg *UpdateConfig, h updateHost) (*updater, error) {
@@ -180,9 +181,6 @@ func (u *updater) record(ev string, err error) *Record {
 	st := u.slots.State()
 	r := &Record{Type: RecUpdate, NowMs: int64(u.h.now()), Event: ev, Slot: st.Active.String(),
 		Phase: st.Phase.String(), Confirmed: st.ConfirmedCounter, RootVersion: st.Root.Version}
-	if act := st.Images[st.Active]; act.Valid {
-		r.Version = act.Version
-	}
 	if err != nil {
 		r.Error = err.Error()
 	}
@@ -220,6 +218,9 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 	case UpdStatus:
 		r := u.record(EvStatus, nil)
 		r.Missing = uint64(len(u.slots.Missing()))
+		if st := u.slots.State(); st.Images[st.Active].Valid {
+			r.Version = st.Images[st.Active].Version // the running image
+		}
 		if u.last != nil {
 			// The last update event since power-on, and why.
 			r.Reason, r.Error, r.SecCtr = u.last.Event, u.last.Error, u.last.SecCtr
@@ -234,6 +235,7 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 		if err := u.log(offered); err != nil {
 			return UpdateOutcome{}, nil, err
 		}
+		u.offered = offered
 		if err := u.slots.Begin(req.Manifest); err != nil {
 			return u.refuse(err)
 		}
@@ -243,7 +245,8 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 		return u.logAck(UpdateOutcome{Event: EvDownloading}, r)
 	case UpdRoot:
 		if err := u.slots.RotateRoot(req.Root); err != nil {
-			return u.refuse(err)
+			// Not about an image: no version in the record.
+			return u.logAck(UpdateOutcome{Event: EvRefused, Err: err}, u.record(EvRefused, err))
 		}
 		return u.logAck(UpdateOutcome{Event: EvRootRotated}, u.record(EvRootRotated, nil))
 	case UpdChunk:
@@ -273,7 +276,11 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 }
 
 func (u *updater) refuse(cause error) (UpdateOutcome, []byte, error) {
-	return u.logAck(UpdateOutcome{Event: EvRefused, Err: cause}, u.record(EvRefused, cause))
+	r := u.record(EvRefused, cause)
+	if u.offered != nil {
+		r.Version, r.SecCtr = u.offered.Version, u.offered.SecCtr
+	}
+	return u.logAck(UpdateOutcome{Event: EvRefused, Err: cause}, r)
 }
 
 func (u *updater) logAck(o UpdateOutcome, r *Record) (UpdateOutcome, []byte, error) {
@@ -338,6 +345,6 @@ func (u *updater) boot() (update.BootInfo, error) {
 	}
 	info.Trial = false // confirmed: no longer on trial
 	r = u.record(EvConfirmed, nil)
-	r.SecCtr = info.SecurityCounter
+	r.Version, r.SecCtr = info.Version, info.SecurityCounter
 	return info, u.log(r)
 }

@@ -223,13 +223,21 @@ func cmdUpdateRelay(verb string, args []string) error {
 	return nil
 }
 
-// describeUpdate is one line for an implant update acknowledgement.
+// describeUpdate is one line for an implant update acknowledgement. A
+// status names the running image; other events the image they concern.
 func describeUpdate(r *firmware.Record) string {
-	ev := r.Event
-	if r.Event == firmware.EvStatus && r.Reason != "" {
-		ev = "status (last event: " + r.Reason + ")"
+	var s string
+	if r.Event == firmware.EvStatus {
+		last := ""
+		if r.Reason != "" {
+			last = " (last event: " + r.Reason + ")"
+		}
+		s = fmt.Sprintf("implant: status%s — running slot %s version %d, phase %s, confirmed security counter %d, trust root v%d",
+			last, r.Slot, r.Version, r.Phase, r.Confirmed, r.RootVersion)
+	} else {
+		s = fmt.Sprintf("implant: %s — image version %d, security counter %d; active slot %s, phase %s, confirmed security counter %d, trust root v%d",
+			r.Event, r.Version, r.SecCtr, r.Slot, r.Phase, r.Confirmed, r.RootVersion)
 	}
-	s := fmt.Sprintf("implant: %s — running slot %s version %d, phase %s, confirmed security counter %d, trust root v%d", ev, r.Slot, r.Version, r.Phase, r.Confirmed, r.RootVersion)
 	if r.Error != "" {
 		s += ": " + r.Error
 	}
