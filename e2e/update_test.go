@@ -29,9 +29,37 @@ import (
 // chunks, finish, status) and returns the last signed record; it stops at
 // the first failed exchange (the process was killed).
 func pushUpdate(addr string, rel *update.Release) (*firmware.Record, error) {
+	last, _, err := pushUpdateCount(addr, rel)
+	return last, err
+}
+
+// updateStatus asks a running implant for its signed update status.
+func updateStatus(addr string) (*firmware.Record, error) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	defer conn.Close()
+	var rec *firmware.Record
+	p := &relay.Pusher{RW: conn, Ack: func(ack []byte) (relay.UpdateEvent, error) {
+		e, err := wire.Decode(ack, wire.MaxFrame)
+		if err != nil {
+			return relay.UpdateEvent{}, err
+		}
+		rec, err = firmware.DecodeRecord(e.Body)
+		return relay.UpdateEvent{}, err
+	}}
+	if _, _, err := p.Call(&firmware.UpdateRequest{Op: firmware.UpdStatus}); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// pushUpdateCount is pushUpdate that also returns how many chunks it sent.
+func pushUpdateCount(addr string, rel *update.Release) (*firmware.Record, int, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, 0, err
 	}
 	defer conn.Close()
 	var last *firmware.Record
@@ -43,15 +71,15 @@ func pushUpdate(addr string, rel *update.Release) (*firmware.Record, error) {
 		if last, err = firmware.DecodeRecord(e.Body); err != nil {
 			return relay.UpdateEvent{}, err
 		}
-		return relay.UpdateEvent{Event: last.Event, Error: last.Error}, nil
+		return relay.UpdateEvent{Event: last.Event, Error: last.Error, MissingMap: last.MissingMap}, nil
 	}}
 	err = p.Push(rel)
-	return last, err
+	return last, p.Chunks, err
 }
 
 // TestKillDuringUpdate kills the implant process (SIGKILL) at 12 random
 // instants of a firmware update over the radio link (half of them in its
-// last fifth) — download, staging, the kernel's switch decision, the
+// last quarter) — download, staging, the kernel's switch decision, the
 // reboot, trial boot and confirmation — on real file storage, and restarts
 // it each time. After every restart a
 // verified image boots (byte for byte the factory build or the new one),
@@ -106,17 +134,18 @@ func TestKillDuringUpdate(t *testing.T) {
 
 	rng := mrand.New(mrand.NewPCG(3, 5))
 	outcomes := map[string]int{}
+	resumedDownloads, resumedChunks := 0, 0
 	for round := range kills {
 		// A fresh device each round (first boot installs the factory
 		// build), one kill at a uniform instant within 1.2 × the update.
 		state := filepath.Join(tmp, fmt.Sprintf("state-%02d", round))
 		ip := startImplant(t, bin, keys, state)
-		// Even rounds: uniform over the whole update; odd rounds: over its
-		// last 20% and a little beyond (finish, switch, reboot, confirm),
+		// Even rounds: uniform over the uninterrupted update's span; odd
+		// rounds: over its last quarter (finish, switch, reboot, confirm),
 		// which is short but where the switch happens.
-		delay := time.Duration(rng.Int64N(int64(span) * 6 / 5))
+		delay := time.Duration(rng.Int64N(int64(span)))
 		if round%2 == 1 {
-			delay = span*8/10 + time.Duration(rng.Int64N(int64(span)*3/10))
+			delay = span*3/4 + time.Duration(rng.Int64N(int64(span)/4))
 		}
 		killed := make(chan struct{})
 		go func() {
@@ -133,9 +162,17 @@ func TestKillDuringUpdate(t *testing.T) {
 
 		// Restart: a verified image boots; the update resumes to the end.
 		ip = startImplant(t, bin, keys, state)
-		if !isNew {
-			last, err := pushUpdate(ip.addr, rel)
+		// A pending image is test-booted and confirmed by the restart
+		// itself; anything else needs the update pushed again.
+		st, err := updateStatus(ip.addr)
+		require.NoError(t, err, "round %d: status after restart", round)
+		if st.Version != 2 {
+			last, n, err := pushUpdateCount(ip.addr, rel)
 			require.NoError(t, err, "round %d: resumed update", round)
+			if phase == update.PhaseDownloading {
+				resumedDownloads++
+				resumedChunks += n
+			}
 			require.Equal(t, firmware.EvConfirmed, last.Reason, "round %d: resumed update: %+v", round, last)
 		}
 		_ = ip.cmd.Process.Kill()
@@ -143,7 +180,11 @@ func TestKillDuringUpdate(t *testing.T) {
 		isNew, _ = checkUpdateState(t, state, dev, devKey, factory, image, fmt.Sprintf("round %d, after resuming", round))
 		require.True(t, isNew, "round %d: the update completed", round)
 	}
-	t.Logf("uninterrupted update: %s (%d chunks of %d B); %d kills: %v", span.Round(time.Millisecond), len(rel.Chunks), update.MaxChunkSize, kills, outcomes)
+	t.Logf("uninterrupted update: %s (%d chunks of %d B); %d kills: %v; %d downloads resumed, sending %d chunks in all",
+		span.Round(time.Millisecond), len(rel.Chunks), update.MaxChunkSize, kills, outcomes, resumedDownloads, resumedChunks)
+	if resumedDownloads > 0 {
+		require.Less(t, resumedChunks, resumedDownloads*len(rel.Chunks), "a resumed download sends only the missing chunks")
+	}
 }
 
 // checkUpdateState opens a stopped device's storage as the bootloader would

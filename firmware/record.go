@@ -52,6 +52,9 @@ type Record struct {
 	Confirmed uint64 `cbor:"23,keyasint,omitempty"`
 	// RootVersion is the version of the manufacturer trust root in force.
 	RootVersion uint64 `cbor:"24,keyasint,omitempty"`
+	// MissingMap (a "downloading" event) has bit i set (byte i/8, bit i%8)
+	// when chunk i still has to be sent: a resumed download sends only those.
+	MissingMap []byte `cbor:"25,keyasint,omitempty"`
 }
 
 var (

@@ -241,8 +241,17 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 		}
 		r := u.record(EvDownloading, nil)
 		r.Version, r.SecCtr = offered.Version, offered.SecCtr
-		r.Missing = uint64(len(u.slots.Missing()))
-		return u.logAck(UpdateOutcome{Event: EvDownloading}, r)
+		missing := u.slots.Missing()
+		r.Missing = uint64(len(missing))
+		if err := u.log(r); err != nil {
+			return UpdateOutcome{}, nil, err
+		}
+		// The acknowledgement also says which chunks to send (the log keeps
+		// only their number).
+		withMap := *r
+		withMap.MissingMap = MissingBitmap(missing)
+		ack, err := u.h.ack(&withMap)
+		return UpdateOutcome{Event: EvDownloading}, ack, err
 	case UpdRoot:
 		if err := u.slots.RotateRoot(req.Root); err != nil {
 			// Not about an image: no version in the record.
@@ -273,6 +282,24 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 		}
 		return u.logAck(UpdateOutcome{Event: EvStaged, Reboot: st.Phase == update.PhasePending}, r)
 	}
+}
+
+// MissingBitmap encodes chunk indices as a bitmap (bit i%8 of byte i/8);
+// nil when none are missing.
+func MissingBitmap(missing []int) []byte {
+	if len(missing) == 0 {
+		return nil
+	}
+	b := make([]byte, missing[len(missing)-1]/8+1)
+	for _, i := range missing {
+		b[i/8] |= 1 << (i % 8)
+	}
+	return b
+}
+
+// ChunkMissing reports whether a MissingMap marks chunk i as missing.
+func ChunkMissing(bitmap []byte, i int) bool {
+	return i/8 < len(bitmap) && bitmap[i/8]&(1<<(i%8)) != 0
 }
 
 func (u *updater) refuse(cause error) (UpdateOutcome, []byte, error) {

@@ -372,3 +372,43 @@ func TestUpdateRootRotation(t *testing.T) {
 	evs := updateEvents(t, u.board.Storage)
 	require.Contains(t, evs, firmware.EvRootRotated)
 }
+
+// TestResumedDownloadAsksOnlyForMissingChunks: after a broken transfer, the
+// same offer again is answered with exactly the chunks still missing, and
+// sending only those completes the update.
+func TestResumedDownloadAsksOnlyForMissingChunks(t *testing.T) {
+	u := newUpdWorld(t)
+	rel := u.release(t, randBytes(t, 7*updChunk+3), 2, 2, classPump, u.mfr[0], u.mfr[1])
+	offer := func() *firmware.Record {
+		out, ack, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdOffer, Manifest: rel.Manifest}))
+		require.NoError(t, err)
+		require.Equal(t, firmware.EvDownloading, out.Event, "%v", out.Err)
+		return u.ackRecord(t, ack)
+	}
+	first := offer()
+	require.Equal(t, uint64(len(rel.Chunks)), first.Missing)
+	for i := range rel.Chunks {
+		require.True(t, firmware.ChunkMissing(first.MissingMap, i), "chunk %d", i)
+	}
+	sent := map[int]bool{0: true, 3: true, 4: true, 7: true}
+	for i := range sent {
+		out, _, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Index: uint32(i), Chunk: rel.Chunks[i]}))
+		require.NoError(t, err)
+		require.Equal(t, firmware.EvChunkOK, out.Event)
+	}
+	require.NoError(t, u.im.Reboot(), "a power cycle between the two offers")
+	again := offer()
+	require.Equal(t, uint64(len(rel.Chunks)-len(sent)), again.Missing)
+	for i, c := range rel.Chunks {
+		require.Equal(t, !sent[i], firmware.ChunkMissing(again.MissingMap, i), "chunk %d", i)
+		if !sent[i] {
+			out, _, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Index: uint32(i), Chunk: c}))
+			require.NoError(t, err)
+			require.Equal(t, firmware.EvChunkOK, out.Event)
+		}
+	}
+	out, _, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdFinish}))
+	require.NoError(t, err)
+	require.Equal(t, firmware.EvStaged, out.Event, "%v", out.Err)
+	require.Nil(t, firmware.MissingBitmap(nil))
+}

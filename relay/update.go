@@ -32,6 +32,9 @@ type UpdateEvent struct {
 	Phase    string `json:"phase,omitempty"`
 	LogIndex uint64 `json:"log_index"`
 	Ack      string `json:"ack,omitempty"`
+	// MissingMap is a "downloading" event's bitmap of the chunks to send
+	// (firmware.ChunkMissing); nil means all of them.
+	MissingMap []byte `json:"-"`
 }
 
 // UpdateResponse of POST /v1/update.
@@ -132,7 +135,7 @@ func (p *Pusher) Call(req *firmware.UpdateRequest) (ev UpdateEvent, ok bool, err
 }
 
 // Push runs one whole update: offer; if the implant starts a download,
-// every chunk (stopping at a refused one), finish — asked again a few times
+// every chunk it still misses (stopping at a refused one), finish — asked again a few times
 // while the kernel refuses the switch for now (a bolus in progress, a pace
 // due within the switch-over) — and, after a staged image (the implant
 // reboots into it), a status request that brings back the outcome.
@@ -143,6 +146,9 @@ func (p *Pusher) Push(rel *update.Release) error {
 		return err
 	}
 	for i, c := range rel.Chunks {
+		if ev.MissingMap != nil && !firmware.ChunkMissing(ev.MissingMap, i) {
+			continue // staged before (a resumed download)
+		}
 		// A staged chunk gets an empty reply; a refusal, a signed one.
 		_, refused, err := p.Call(&firmware.UpdateRequest{Op: firmware.UpdChunk, Index: uint32(i), Chunk: c})
 		if err != nil {
@@ -200,7 +206,7 @@ func (s *Server) updateEvent(ack []byte) (UpdateEvent, error) {
 		return UpdateEvent{}, err
 	}
 	ev := UpdateEvent{Event: r.Event, Error: r.Error, Version: r.Version, SecCtr: r.SecCtr, Slot: r.Slot, Phase: r.Phase,
-		LogIndex: i, Ack: base64.StdEncoding.EncodeToString(ack)}
+		LogIndex: i, Ack: base64.StdEncoding.EncodeToString(ack), MissingMap: r.MissingMap}
 	if r.Event == firmware.EvStatus && r.Reason != "" {
 		// A status reply names the last update event the implant logged.
 		ev.Event = r.Reason

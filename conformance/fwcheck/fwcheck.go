@@ -264,7 +264,7 @@ func (s *session) updateAck(ack []byte) (relay.UpdateEvent, error) {
 	if err != nil {
 		return relay.UpdateEvent{}, err
 	}
-	ev := relay.UpdateEvent{Event: r.Event, Error: r.Error, Version: r.Version, SecCtr: r.SecCtr, Slot: r.Slot, Phase: r.Phase}
+	ev := relay.UpdateEvent{Event: r.Event, Error: r.Error, Version: r.Version, SecCtr: r.SecCtr, Slot: r.Slot, Phase: r.Phase, MissingMap: r.MissingMap}
 	if r.Event == firmware.EvStatus && r.Reason != "" {
 		ev.Event = r.Reason
 	}
