@@ -66,11 +66,8 @@ func (c *Client) ImplantTime() (units.Millis, error) {
 	if err != nil {
 		return 0, err
 	}
-	e, err := wire.Decode(b, wire.MaxFrame)
+	e, err := c.verifyAckEnvelope(b)
 	if err != nil {
-		return 0, err
-	}
-	if _, err := c.Implant.VerifyEnvelope(e, wire.KindAck, wire.Freshness{NowMs: e.Header.IssuedAtMs, MaxValidityMs: 1 << 40}, false); err != nil {
 		return 0, fmt.Errorf("status: %w", err)
 	}
 	return units.Millis(e.Header.IssuedAtMs), nil
@@ -118,14 +115,7 @@ func (c *Client) Send(frame []byte, raw bool) (*Sent, error) {
 		return nil, err
 	}
 	s.AckBytes = len(ack)
-	e, err := wire.Decode(ack, wire.MaxFrame)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Implant.VerifyEnvelope(e, wire.KindAck, wire.Freshness{NowMs: e.Header.IssuedAtMs, MaxValidityMs: 1 << 40}, false); err != nil {
-		return nil, fmt.Errorf("ack: %w", err)
-	}
-	if s.Ack, err = firmware.DecodeRecord(e.Body); err != nil {
+	if s.Ack, err = c.verifyAckBytes(ack); err != nil {
 		return nil, err
 	}
 	return &s, nil

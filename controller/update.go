@@ -32,14 +32,44 @@ func (c *Client) verifyAck(b64 string) (*firmware.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.verifyAckBytes(ack)
+}
+
+// verifyAckBytes checks an implant acknowledgement's signature and device
+// (not its counter: the implant owns it) and decodes its record.
+func (c *Client) verifyAckBytes(ack []byte) (*firmware.Record, error) {
+	e, err := c.verifyAckEnvelope(ack)
+	if err != nil {
+		return nil, err
+	}
+	return firmware.DecodeRecord(e.Body)
+}
+
+// verifyAckEnvelope decodes an implant acknowledgement and checks its
+// signature and device.
+func (c *Client) verifyAckEnvelope(ack []byte) (*wire.Envelope, error) {
 	e, err := wire.Decode(ack, wire.MaxFrame)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := c.Implant.VerifyEnvelope(e, wire.KindAck, wire.Freshness{NowMs: e.Header.IssuedAtMs, MaxValidityMs: 1 << 40}, false); err != nil {
-		return nil, fmt.Errorf("implant ack: %w", err)
+		return nil, fmt.Errorf("ack: %w", err)
 	}
-	return firmware.DecodeRecord(e.Body)
+	return e, nil
+}
+
+// updateCall does one update request through the relay and verifies the
+// implant's acknowledgement it returns.
+func (c *Client) updateCall(method, path string, body []byte) (*firmware.Record, error) {
+	b, err := c.do(method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	var ev relay.UpdateEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return nil, fmt.Errorf("relay %s: %w", path, err)
+	}
+	return c.verifyAck(ev.Ack)
 }
 
 // PublishUpdate hands a release (update.Release.Marshal) to the relay, which
@@ -69,26 +99,10 @@ func (c *Client) PublishUpdate(release []byte) (*UpdateResult, error) {
 // RotateRoot sends a signed new manufacturer trust root (update.SignedRoot)
 // to the implant through the relay and returns the implant's verified answer.
 func (c *Client) RotateRoot(root []byte) (*firmware.Record, error) {
-	b, err := c.do("POST", "/v1/update/root", root)
-	if err != nil {
-		return nil, err
-	}
-	var ev relay.UpdateEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
-		return nil, fmt.Errorf("relay root rotation: %w", err)
-	}
-	return c.verifyAck(ev.Ack)
+	return c.updateCall("POST", "/v1/update/root", root)
 }
 
 // UpdateStatus asks the implant (through the relay) for its update state.
 func (c *Client) UpdateStatus() (*firmware.Record, error) {
-	b, err := c.do("GET", "/v1/update/status", nil)
-	if err != nil {
-		return nil, err
-	}
-	var ev relay.UpdateEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
-		return nil, fmt.Errorf("relay update status: %w", err)
-	}
-	return c.verifyAck(ev.Ack)
+	return c.updateCall("GET", "/v1/update/status", nil)
 }

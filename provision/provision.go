@@ -327,6 +327,19 @@ func AddUpdateKeys(dir string, n int, rnd io.Reader) ([]*wire.SigningKey, error)
 	return keys, nil
 }
 
+// ReadUpdateKeys reads manufacturer update keys by number (update-N.key).
+func ReadUpdateKeys(dir string, nums ...int) ([]*wire.SigningKey, error) {
+	keys := make([]*wire.SigningKey, 0, len(nums))
+	for _, n := range nums {
+		k, err := ReadSigningKey(dir, UpdateKeyFile(n))
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
 // ReadUpdateRoot reads and checks a signed update trust root: it must be
 // signed by a threshold of its own keys.
 func ReadUpdateRoot(dir string) (*update.TrustRoot, error) {

@@ -2,7 +2,6 @@ package relay
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -205,13 +204,20 @@ func (s *Server) updateEvent(ack []byte) (UpdateEvent, error) {
 	if err != nil {
 		return UpdateEvent{}, err
 	}
+	ev := EventOf(r)
+	ev.LogIndex, ev.Ack = i, base64.StdEncoding.EncodeToString(ack)
+	return ev, nil
+}
+
+// EventOf is the event an implant update record stands for. A status
+// reply stands for the last update event the implant logged.
+func EventOf(r *firmware.Record) UpdateEvent {
 	ev := UpdateEvent{Event: r.Event, Error: r.Error, Version: r.Version, SecCtr: r.SecCtr, Slot: r.Slot, Phase: r.Phase,
-		LogIndex: i, Ack: base64.StdEncoding.EncodeToString(ack), MissingMap: r.MissingMap}
+		MissingMap: r.MissingMap}
 	if r.Event == firmware.EvStatus && r.Reason != "" {
-		// A status reply names the last update event the implant logged.
 		ev.Event = r.Reason
 	}
-	return ev, nil
+	return ev
 }
 
 // publishUpdate (POST /v1/update) takes a release from the controller, logs
@@ -281,6 +287,12 @@ func (s *Server) rotateRoot(w http.ResponseWriter, r *http.Request) {
 		httpErr(w, http.StatusInternalServerError, err)
 		return
 	}
+	s.callOnce(w, &firmware.UpdateRequest{Op: firmware.UpdRoot, Root: b})
+}
+
+// callOnce sends one update request to the implant and answers with the
+// event of its logged, verified acknowledgement. The caller holds s.mu.
+func (s *Server) callOnce(w http.ResponseWriter, req *firmware.UpdateRequest) {
 	c, err := s.dialUpdate()
 	if err != nil {
 		httpErr(w, http.StatusBadGateway, err)
@@ -288,9 +300,9 @@ func (s *Server) rotateRoot(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.Close()
 	p := &Pusher{RW: c, Ack: s.updateEvent}
-	ev, ok, err := p.Call(&firmware.UpdateRequest{Op: firmware.UpdRoot, Root: b})
+	ev, ok, err := p.Call(req)
 	if err == nil && !ok {
-		err = errors.New("relay: implant did not answer the root rotation")
+		err = fmt.Errorf("relay: implant did not answer update operation %d", req.Op)
 	}
 	if err != nil {
 		httpErr(w, http.StatusBadGateway, err)
@@ -304,20 +316,5 @@ func (s *Server) rotateRoot(w http.ResponseWriter, r *http.Request) {
 func (s *Server) updateStatus(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.dialUpdate()
-	if err != nil {
-		httpErr(w, http.StatusBadGateway, err)
-		return
-	}
-	defer c.Close()
-	p := &Pusher{RW: c, Ack: s.updateEvent}
-	ev, ok, err := p.Call(&firmware.UpdateRequest{Op: firmware.UpdStatus})
-	if err == nil && !ok {
-		err = errors.New("relay: implant sent no update status")
-	}
-	if err != nil {
-		httpErr(w, http.StatusBadGateway, err)
-		return
-	}
-	writeJSON(w, ev)
+	s.callOnce(w, &firmware.UpdateRequest{Op: firmware.UpdStatus})
 }

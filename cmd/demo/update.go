@@ -15,7 +15,6 @@ import (
 	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/update"
-	"github.com/implantfhe/implantfhe/wire"
 )
 
 // updateChunk is the encryption chunk size of the demo's releases.
@@ -101,13 +100,9 @@ func (d *demo) signRelease(keys, image string, version, counter int, signers str
 // refuses. The valid release is this build's own implant binary.
 func (d *demo) updateSteps(keys, bin string) error {
 	mdir, pub := filepath.Join(keys, "manufacturer"), filepath.Join(keys, "public")
-	var mfr []*wire.SigningKey
-	for i := 1; i <= provision.UpdateKeys; i++ {
-		k, err := provision.ReadSigningKey(mdir, provision.UpdateKeyFile(i))
-		if err != nil {
-			return err
-		}
-		mfr = append(mfr, k)
+	mfr, err := provision.ReadUpdateKeys(mdir, 1, 2, 3)
+	if err != nil {
+		return err
 	}
 	dk, err := provision.ReadUpdateDevicePub(pub)
 	if err != nil {

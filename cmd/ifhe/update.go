@@ -87,19 +87,15 @@ func cmdUpdateSign(args []string) error {
 // readUpdateKeys reads the manufacturer keys named by a list of numbers
 // ("1,3": update-1.key and update-3.key).
 func readUpdateKeys(dir, list string) ([]*wire.SigningKey, error) {
-	var keys []*wire.SigningKey
+	var nums []int
 	for _, f := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
 			return nil, fmt.Errorf("key list %q: %w", list, err)
 		}
-		k, err := provision.ReadSigningKey(dir, provision.UpdateKeyFile(n))
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
+		nums = append(nums, n)
 	}
-	return keys, nil
+	return provision.ReadUpdateKeys(dir, nums...)
 }
 
 // cmdUpdateRotate is the manufacturer's key rotation: new keys are

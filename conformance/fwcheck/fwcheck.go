@@ -233,13 +233,9 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 // 1 and 2, in 64 KiB chunks.
 func release(keys string, image []byte, version, secCtr uint64) (*update.Release, error) {
 	mdir, pub := filepath.Join(keys, "manufacturer"), filepath.Join(keys, "public")
-	var signers []*wire.SigningKey
-	for i := 1; i <= 2; i++ {
-		k, err := provision.ReadSigningKey(mdir, provision.UpdateKeyFile(i))
-		if err != nil {
-			return nil, err
-		}
-		signers = append(signers, k)
+	signers, err := provision.ReadUpdateKeys(mdir, 1, 2)
+	if err != nil {
+		return nil, err
 	}
 	dk, err := provision.ReadUpdateDevicePub(pub)
 	if err != nil {
@@ -253,8 +249,7 @@ func release(keys string, image []byte, version, secCtr uint64) (*update.Release
 		SecurityCounter: secCtr, ChunkSize: update.MaxChunkSize, Recipients: []*ecdh.PublicKey{dk}}, rand.Reader, signers...)
 }
 
-// updateAck decodes an implant's update acknowledgement; a status reply
-// stands for the last event it names.
+// updateAck decodes an implant's update acknowledgement (relay.EventOf).
 func (s *session) updateAck(ack []byte) (relay.UpdateEvent, error) {
 	e, err := wire.Decode(ack, wire.MaxFrame)
 	if err != nil {
@@ -264,11 +259,7 @@ func (s *session) updateAck(ack []byte) (relay.UpdateEvent, error) {
 	if err != nil {
 		return relay.UpdateEvent{}, err
 	}
-	ev := relay.UpdateEvent{Event: r.Event, Error: r.Error, Version: r.Version, SecCtr: r.SecCtr, Slot: r.Slot, Phase: r.Phase, MissingMap: r.MissingMap}
-	if r.Event == firmware.EvStatus && r.Reason != "" {
-		ev.Event = r.Reason
-	}
-	return ev, nil
+	return relay.EventOf(r), nil
 }
 
 func lastLine(s string) string {
