@@ -1,12 +1,11 @@
 package update
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
+	"github.com/implantfhe/implantfhe/internal/dcbor"
 
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/wire"
@@ -113,45 +112,21 @@ type Signature struct {
 	Sig   []byte `cbor:"2,keyasint"`
 }
 
-var (
-	encMode cbor.EncMode
-	decMode cbor.DecMode
-)
-
-func init() {
-	var err error
-	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
-		panic(err)
-	}
-	if decMode, err = (cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   8,
-		MaxArrayElements:  MaxRecipients,
-		MaxMapPairs:       16,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}).DecMode(); err != nil {
-		panic(err)
-	}
-}
+// dec decodes untrusted manifests, roots and slot state.
+var dec = dcbor.NewDecoder(dcbor.Limits{MaxNested: 8, MaxArray: MaxRecipients, MaxMap: 16})
 
 // decodeCanonical decodes b into v and refuses any encoding other than the
 // one this package would write, so signed bytes are exactly the bytes read.
 func decodeCanonical(b []byte, v any) error {
-	if err := decMode.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	again, err := encMode.Marshal(v)
-	if err != nil || !bytes.Equal(again, b) {
-		return fmt.Errorf("%w: not in canonical form", ErrMalformed)
+	if err := dec.UnmarshalCanonical(b, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return nil
 }
 
 // SignedBytes are the bytes a manifest signature covers.
 func (b *ManifestBody) SignedBytes() ([]byte, error) {
-	enc, err := encMode.Marshal(b)
+	enc, err := dcbor.Marshal(b)
 	if err != nil {
 		return nil, fmt.Errorf("update: encode manifest body: %w", err)
 	}
@@ -232,7 +207,7 @@ func checkSigs(sigs []Signature) error {
 
 // Marshal encodes the manifest as deterministic CBOR.
 func (m *Manifest) Marshal() ([]byte, error) {
-	b, err := encMode.Marshal(m)
+	b, err := dcbor.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("update: encode manifest: %w", err)
 	}

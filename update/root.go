@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 
+	"github.com/implantfhe/implantfhe/internal/dcbor"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/wire"
 )
@@ -84,7 +85,7 @@ func (r *TrustRoot) clone() TrustRoot {
 
 // SignedBytes are the bytes a root signature covers.
 func (r *TrustRoot) SignedBytes() ([]byte, error) {
-	enc, err := encMode.Marshal(r)
+	enc, err := dcbor.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("update: encode trust root: %w", err)
 	}
@@ -173,7 +174,7 @@ func SignRoot(root *TrustRoot, keys ...*wire.SigningKey) (*SignedRoot, error) {
 
 // Marshal encodes a signed root as deterministic CBOR.
 func (s *SignedRoot) Marshal() ([]byte, error) {
-	b, err := encMode.Marshal(s)
+	b, err := dcbor.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("update: encode signed root: %w", err)
 	}

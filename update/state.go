@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
+	"github.com/implantfhe/implantfhe/internal/dcbor"
 	"github.com/implantfhe/implantfhe/hal"
 )
 
@@ -161,7 +162,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // EncodeStateRecord frames a state as one copy of generation gen.
 func EncodeStateRecord(gen uint64, s *State) ([]byte, error) {
-	body, err := encMode.Marshal(s)
+	body, err := dcbor.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("update: encode state: %w", err)
 	}

@@ -1,8 +1,9 @@
 package wire
 
 import (
-	"bytes"
 	"fmt"
+
+	"github.com/implantfhe/implantfhe/internal/dcbor"
 )
 
 // Bundle is what the relay sends the implant over the radio for one
@@ -15,7 +16,7 @@ type Bundle struct {
 
 // Marshal encodes the bundle as deterministic CBOR.
 func (b *Bundle) Marshal() ([]byte, error) {
-	out, err := encMode.Marshal(b)
+	out, err := dcbor.Marshal(b)
 	if err != nil {
 		return nil, fmt.Errorf("wire: encode bundle: %w", err)
 	}
@@ -29,12 +30,8 @@ func DecodeBundle(frame []byte, maxSize int) (*Bundle, error) {
 		return nil, fmt.Errorf("%w: bundle %d > %d bytes", ErrTooLarge, len(frame), maxSize)
 	}
 	var b Bundle
-	if err := decMode.Unmarshal(frame, &b); err != nil {
-		return nil, fmt.Errorf("%w: bundle: %v", ErrMalformed, err)
-	}
-	again, err := encMode.Marshal(&b)
-	if err != nil || !bytes.Equal(again, frame) {
-		return nil, fmt.Errorf("%w: bundle not in canonical form", ErrMalformed)
+	if err := envDec.UnmarshalCanonical(frame, &b); err != nil {
+		return nil, fmt.Errorf("%w: bundle: %w", ErrMalformed, err)
 	}
 	// A command that needs no verdict (suspend, resume, acknowledge) travels
 	// alone; the implant decides which kinds need one.

@@ -7,8 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
-
+	"github.com/implantfhe/implantfhe/internal/dcbor"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 )
 
@@ -103,28 +102,8 @@ type Envelope struct {
 // sigContext separates envelope signatures from any other Ed25519 use.
 const sigContext = "implantfhe/envelope/v1\x00"
 
-var (
-	encMode cbor.EncMode
-	decMode cbor.DecMode
-)
-
-func init() {
-	var err error
-	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
-		panic(err)
-	}
-	if decMode, err = (cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   4,
-		MaxArrayElements:  16,
-		MaxMapPairs:       16,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}).DecMode(); err != nil {
-		panic(err)
-	}
-}
+// envDec decodes untrusted envelopes and bundles.
+var envDec = dcbor.NewDecoder(dcbor.Limits{MaxNested: 4, MaxArray: 16, MaxMap: 16})
 
 // Typed errors; Verify wraps them with context.
 var (
@@ -144,7 +123,7 @@ var (
 
 // SignedBytes are the bytes a signature covers.
 func (h *Header) SignedBytes() ([]byte, error) {
-	hb, err := encMode.Marshal(h)
+	hb, err := dcbor.Marshal(h)
 	if err != nil {
 		return nil, fmt.Errorf("wire: encode header: %w", err)
 	}
@@ -188,7 +167,7 @@ func (e *Envelope) Detached() *Envelope {
 
 // Marshal encodes the envelope as a deterministic CBOR frame.
 func (e *Envelope) Marshal() ([]byte, error) {
-	b, err := encMode.Marshal(e)
+	b, err := dcbor.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("wire: encode envelope: %w", err)
 	}
@@ -203,12 +182,8 @@ func Decode(frame []byte, maxSize int) (*Envelope, error) {
 		return nil, fmt.Errorf("%w: %d > %d bytes", ErrTooLarge, len(frame), maxSize)
 	}
 	var e Envelope
-	if err := decMode.Unmarshal(frame, &e); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	again, err := encMode.Marshal(&e)
-	if err != nil || !bytes.Equal(again, frame) {
-		return nil, fmt.Errorf("%w: not in canonical form", ErrMalformed)
+	if err := envDec.UnmarshalCanonical(frame, &e); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	h := &e.Header
 	switch {
