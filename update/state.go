@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"hash/crc32"
 
-	"github.com/implantfhe/implantfhe/internal/dcbor"
 	"github.com/implantfhe/implantfhe/hal"
+	"github.com/implantfhe/implantfhe/internal/dcbor"
 )
 
 // SlotID names one of the two image slots.
