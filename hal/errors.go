@@ -1,6 +1,10 @@
 package hal
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/implantfhe/implantfhe/objstore"
+)
 
 // Device faults. Each is a sentinel; backends wrap it with context
 // (fmt.Errorf("...: %w", hal.ErrOcclusion)) and callers test with errors.Is.
@@ -21,8 +25,9 @@ var (
 	// ErrStorageWrite: a storage write failed; a prefix of the bytes may have
 	// been written (see Storage).
 	ErrStorageWrite = errors.New("hal: storage write failed")
-	// ErrNotFound: the named storage object does not exist.
-	ErrNotFound = errors.New("hal: not found")
+	// ErrNotFound: the named storage object does not exist (defined in
+	// objstore, with the Storage interface).
+	ErrNotFound = objstore.ErrNotFound
 	// ErrPowerLoss: power failed during or before the operation. Nothing after
 	// the cut happened; the device must restart.
 	ErrPowerLoss = errors.New("hal: power loss")

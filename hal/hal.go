@@ -1,6 +1,9 @@
 package hal
 
-import "github.com/implantfhe/implantfhe/kernel/units"
+import (
+	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/objstore"
+)
 
 // Pump drives the insulin pump motor.
 type Pump interface {
@@ -92,32 +95,10 @@ type Clock interface {
 	Now() units.Millis
 }
 
-// Storage is a minimal named-object store (flash or a filesystem) with an
-// explicit crash contract, so that the code above it can be tested against
-// every power cut:
-//
-//   - Append adds bytes at the end of the object, creating it if absent. The
-//     bytes are durable only after a successful Sync. If power fails, or
-//     Append returns ErrStorageWrite, the object holds its previous content
-//     followed by a prefix (possibly empty, possibly all) of b; a backend
-//     never leaves bytes that were not written.
-//   - Overwrite replaces the object's content in place and returns when it
-//     is durable. It is NOT atomic: a power cut leaves the first k bytes of b
-//     followed by the old bytes from offset k on (if the old content was
-//     longer), for some 0 <= k <= len(b). Callers that need atomic updates
-//     build them on top (implog/counter's A/B slots).
-//   - Truncate shortens an object to size bytes and is atomic and durable
-//     when it returns.
-//   - After ErrPowerLoss every call fails with ErrPowerLoss until the device
-//     restarts; what was durable before the cut survives the restart.
-type Storage interface {
-	Append(name string, b []byte) error
-	Sync(name string) error
-	// ReadAll returns a copy of the object's content, or ErrNotFound.
-	ReadAll(name string) ([]byte, error)
-	Overwrite(name string, b []byte) error
-	Truncate(name string, size int64) error
-}
+// Storage is a minimal named-object store with an explicit crash contract
+// (see objstore.Storage, where it is defined so that non-device code can use
+// it without linking hal).
+type Storage = objstore.Storage
 
 // Watchdog resets the implant if the firmware loop stops kicking it.
 type Watchdog interface {

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"hash/crc32"
 
-	"github.com/implantfhe/implantfhe/hal"
+	"github.com/implantfhe/implantfhe/objstore"
 )
 
-// hal.Storage has no positional write, so a slot is one object per chunk,
+// objstore.Storage has no positional write, so a slot is one object per chunk,
 // <prefix>.slot.<a|b>.<index>. Chunks arrive in any order and each is
 // written once with Overwrite; the chunk object itself is the persistent
 // "received" mark. A record binds its plaintext to the image it belongs to,
@@ -84,7 +84,7 @@ func decodeChunk(ref imageRef, i int, b []byte) ([]byte, bool) {
 
 // readChunk reads chunk i of ref from slot; ok is false when it is absent,
 // torn or belongs to another image.
-func readChunk(st hal.Storage, prefix string, slot SlotID, ref imageRef, i int) ([]byte, bool, error) {
+func readChunk(st objstore.Storage, prefix string, slot SlotID, ref imageRef, i int) ([]byte, bool, error) {
 	data, err := st.ReadAll(chunkObject(prefix, slot, i))
 	if err != nil {
 		if isNotFound(err) {
@@ -98,7 +98,7 @@ func readChunk(st hal.Storage, prefix string, slot SlotID, ref imageRef, i int) 
 
 // hashSlot reads every chunk of ref from slot and checks the image digest.
 // With out non-nil the plaintext is appended to it.
-func hashSlot(st hal.Storage, prefix string, slot SlotID, ref imageRef, out *[]byte) error {
+func hashSlot(st objstore.Storage, prefix string, slot SlotID, ref imageRef, out *[]byte) error {
 	h := sha256.New()
 	for i := range ref.chunks() {
 		pt, ok, err := readChunk(st, prefix, slot, ref, i)

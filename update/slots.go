@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/implantfhe/implantfhe/hal"
+	"github.com/implantfhe/implantfhe/objstore"
 )
 
 // Config says which device a Slots instance runs on.
 type Config struct {
-	Storage hal.Storage
+	Storage objstore.Storage
 	// Prefix names the storage objects; "" means "update".
 	Prefix string
 	// VendorID and ClassID are this device's; manifests for others are
@@ -53,7 +53,7 @@ type BootInfo struct {
 	Reverted bool
 }
 
-// Slots is the implant side of the update path over hal.Storage: two image
+// Slots is the implant side of the update path over objstore.Storage: two image
 // slots and the persisted State. Every persisted change is one state write
 // (see state.go), so a power cut at any point leaves the previous or the next
 // state, and Boot only ever returns a slot whose image digest it just
@@ -79,7 +79,7 @@ type Slots struct {
 	received []bool
 }
 
-func isNotFound(err error) bool { return errors.Is(err, hal.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, objstore.ErrNotFound) }
 
 func (s *Slots) manifestObject() string { return s.cfg.prefix() + ".manifest" }
 
@@ -147,7 +147,7 @@ func Provision(cfg Config, root *TrustRoot, image []byte, version, securityCount
 // found again. If that manifest cannot be re-read, Begin with it again.
 func Open(cfg Config) (*Slots, error) {
 	if cfg.Storage == nil {
-		return nil, fmt.Errorf("update: open: %w: no storage", hal.ErrInvalidArgument)
+		return nil, errors.New("update: open: no storage configured")
 	}
 	s := &Slots{cfg: cfg}
 	gen, st, err := loadState(cfg.Storage, cfg.prefix())

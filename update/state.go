@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"hash/crc32"
 
-	"github.com/implantfhe/implantfhe/hal"
 	"github.com/implantfhe/implantfhe/internal/dcbor"
+	"github.com/implantfhe/implantfhe/objstore"
 )
 
 // SlotID names one of the two image slots.
@@ -218,14 +218,14 @@ func stateCopy(prefix string, gen uint64) string {
 // generation. Neither copy present is ErrNotProvisioned; copies present but
 // none valid is ErrCorrupt (never a silent reset: that would reset the
 // security counter and the trust root).
-func loadState(st hal.Storage, prefix string) (uint64, *State, error) {
+func loadState(st objstore.Storage, prefix string) (uint64, *State, error) {
 	var best *State
 	var bestGen uint64
 	present := false
 	var lastErr error
 	for _, name := range []string{prefix + ".state.a", prefix + ".state.b"} {
 		data, err := st.ReadAll(name)
-		if errors.Is(err, hal.ErrNotFound) {
+		if errors.Is(err, objstore.ErrNotFound) {
 			continue
 		}
 		if err != nil {
