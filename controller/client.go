@@ -2,30 +2,43 @@ package controller
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/implantfhe/implantfhe/fhe"
-	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/relay"
 	"github.com/implantfhe/implantfhe/tlog"
 	"github.com/implantfhe/implantfhe/wire"
 )
 
-// Client talks to the relay's HTTP API on behalf of the clinician.
+// Client talks to the relay's HTTP API on behalf of the clinician. Nothing
+// the relay says is believed without the implant's signature.
 type Client struct {
 	Relay   string // base URL
 	HTTP    *http.Client
-	Implant wire.Verifier // implant key: acks and status
+	Device  string
+	Implant wire.Verifier // implant key: acknowledgements
 	RelayV  wire.Verifier // relay key: alert results
 	Clinic  *fhe.SecretKeys
+	// AckSeal opens the sealed part of the implant's acknowledgements.
+	AckSeal *ecdh.PrivateKey
+}
+
+// NewClient is the client of a loaded clinic directory.
+func NewClient(relayURL string, k *protocol.ClinicKeys) *Client {
+	v := wire.Verifier{DeviceID: k.Device.ID, Trust: k.Trust, MaxFrame: wire.MaxFrame}
+	return &Client{Relay: strings.TrimRight(relayURL, "/"), Device: k.Device.ID, Implant: v, RelayV: v, Clinic: k.FHE, AckSeal: k.AckSeal}
 }
 
 func (c *Client) do(method, path string, body []byte) ([]byte, error) {
@@ -60,26 +73,94 @@ type RelayError struct {
 
 func (e *RelayError) Error() string { return fmt.Sprintf("relay refused (%d): %s", e.Status, e.Msg) }
 
-// ImplantTime asks the implant (through the relay) for its current time.
-func (c *Client) ImplantTime() (units.Millis, error) {
-	b, err := c.do("GET", "/v1/status", nil)
-	if err != nil {
-		return 0, err
-	}
-	e, err := c.verifyAckEnvelope(b)
-	if err != nil {
-		return 0, fmt.Errorf("status: %w", err)
-	}
-	return units.Millis(e.Header.IssuedAtMs), nil
+// Typed errors of the acknowledgement checks.
+var (
+	// ErrWrongAnswer: a signed acknowledgement that answers another command
+	// than the one sent (a relay replaying or substituting answers).
+	ErrWrongAnswer = errors.New("controller: the relay answered another command")
+	// ErrAckKind: a signed acknowledgement of the wrong kind for the request.
+	ErrAckKind = errors.New("controller: acknowledgement of the wrong kind")
+)
+
+// Verified is an implant acknowledgement the controller checked: signed by
+// the implant for this device, well-formed, and its sealed part opened.
+type Verified struct {
+	Env     *wire.Envelope
+	Ack     *protocol.Ack
+	Private *protocol.Private // nil when nothing was sealed
+	Bytes   int
 }
 
-// UploadLimits sends encrypted limits to the relay in a clinician-signed envelope.
-func (c *Client) UploadLimits(ctl *Controller, counter uint64, now units.Millis, kindByte uint8, ct []byte) error {
-	env, err := wire.Seal(wire.Header{Kind: wire.KindCommand, DeviceID: ctl.DeviceID, Counter: counter, IssuedAtMs: int64(now),
-		ExpiresAtMs: int64(now) + ctl.ValidityMs, Subkind: relay.LimitsSubkind | kindByte}, ct, ctl.Signer)
+// OpenAck verifies an implant acknowledgement's signature and device (not
+// its counter: the implant owns it), decodes it and opens its sealed part.
+func (c *Client) OpenAck(b []byte) (*Verified, error) {
+	e, err := wire.Decode(b, wire.MaxFrame)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("ack: %w", err)
 	}
+	if _, err := c.Implant.VerifyEnvelope(e, wire.KindAck, wire.Freshness{NowMs: e.Header.IssuedAtMs, MaxValidityMs: 1 << 40}, false); err != nil {
+		return nil, fmt.Errorf("ack: %w", err)
+	}
+	a, err := protocol.DecodeAck(e.Body)
+	if err != nil {
+		return nil, fmt.Errorf("ack: %w", err)
+	}
+	if e.Header.Subkind != uint8(a.Kind) {
+		return nil, fmt.Errorf("ack: header says %d, body %s: %w", e.Header.Subkind, a.Kind, protocol.ErrAck)
+	}
+	v := &Verified{Env: e, Ack: a, Bytes: len(b)}
+	if len(a.Sealed) > 0 {
+		if v.Private, err = protocol.OpenPrivate(c.AckSeal, c.Implant.DeviceID, a); err != nil {
+			return nil, fmt.Errorf("ack: %w", err)
+		}
+	}
+	return v, nil
+}
+
+// answering checks that an acknowledgement answers ref.
+func answering(v *Verified, ref protocol.CommandRef, kinds ...protocol.AckKind) error {
+	ok := false
+	for _, k := range kinds {
+		ok = ok || v.Ack.Kind == k
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s for command %d", ErrAckKind, v.Ack.Kind, ref.Counter)
+	}
+	if !ref.Equal(v.Ack.Answers) {
+		got := "none"
+		if v.Ack.Answers != nil {
+			got = fmt.Sprintf("counter %d, digest %x", v.Ack.Answers.Counter, v.Ack.Answers.Digest[:4])
+		}
+		return fmt.Errorf("%w: sent counter %d (digest %x), the acknowledgement answers %s", ErrWrongAnswer, ref.Counter, ref.Digest[:4], got)
+	}
+	return nil
+}
+
+// Status asks the implant (through the relay) for its signed status: its
+// time (the header) and, sealed, its mode and last command counter.
+func (c *Client) Status() (units.Millis, *protocol.Private, error) {
+	b, err := c.do("GET", "/v1/status", nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	v, err := c.OpenAck(b)
+	if err != nil {
+		return 0, nil, fmt.Errorf("status: %w", err)
+	}
+	if v.Ack.Kind != protocol.AckStatus || v.Private == nil {
+		return 0, nil, fmt.Errorf("status: %w: %s", ErrAckKind, v.Ack.Kind)
+	}
+	return units.Millis(v.Env.Header.IssuedAtMs), v.Private, nil
+}
+
+// ImplantTime asks the implant (through the relay) for its current time.
+func (c *Client) ImplantTime() (units.Millis, error) {
+	t, _, err := c.Status()
+	return t, err
+}
+
+// UploadLimits sends a clinician-signed limits envelope to the relay.
+func (c *Client) UploadLimits(env *wire.Envelope) error {
 	f, err := env.Marshal()
 	if err != nil {
 		return err
@@ -88,20 +169,77 @@ func (c *Client) UploadLimits(ctl *Controller, counter uint64, now units.Millis,
 	return err
 }
 
-// Sent is the outcome of a command as the controller sees it.
+// Sent is the outcome of a command as the controller verified it.
 type Sent struct {
 	Response relay.CommandResponse
-	Ack      *firmware.Record
-	AckBytes int
+	Ack      *Verified
+	// Recovered: the relay failed to return the acknowledgement and the
+	// controller obtained the implant's signed answer by asking for it.
+	Recovered bool
+	// RelayErr is the relay's failure when Recovered.
+	RelayErr error
 }
 
-// Send posts a command frame (or, with raw, a radio bundle) and verifies the
-// implant's signed acknowledgement.
-func (c *Client) Send(frame []byte, raw bool) (*Sent, error) {
-	path := "/v1/command"
-	if raw {
-		path = "/v1/raw"
+// UnknownOutcomeError: the relay did not return the implant's answer, and
+// asking the implant about the command did not succeed either.
+type UnknownOutcomeError struct {
+	Counter  uint64
+	RelayErr error
+	QueryErr error
+}
+
+func (e *UnknownOutcomeError) Error() string {
+	return fmt.Sprintf("outcome of command %d unknown: relay: %v; asking the implant: %v", e.Counter, e.RelayErr, e.QueryErr)
+}
+
+// NotReceivedError: the relay failed, and the implant says, signed, that it
+// holds no decision for the command.
+type NotReceivedError struct {
+	Counter, LastCounter uint64
+	RelayErr             error
+}
+
+func (e *NotReceivedError) Error() string {
+	return fmt.Sprintf("command %d not executed: the implant holds no decision for it (its last counter %d); relay: %v",
+		e.Counter, e.LastCounter, e.RelayErr)
+}
+
+func (e *NotReceivedError) Unwrap() error { return e.RelayErr }
+
+// Send posts a command envelope and returns the implant's signed
+// acknowledgement, checked to answer this very command. When the relay
+// fails or refuses, the controller asks the implant (through the relay) what
+// became of the command before it reports anything.
+func (c *Client) Send(env *wire.Envelope) (*Sent, error) {
+	ref, err := protocol.RefOf(&env.Header)
+	if err != nil {
+		return nil, err
 	}
+	frame, err := env.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.post("/v1/command", frame, ref)
+	if err == nil {
+		return s, nil
+	}
+	if errors.Is(err, ErrWrongAnswer) || errors.Is(err, ErrAckKind) {
+		return nil, err
+	}
+	return c.recover(ref, err)
+}
+
+// SendRaw posts a radio bundle as an attacker on the radio could inject it
+// (POST /v1/raw) and returns the implant's acknowledgement, checked to
+// answer ref when ref is given.
+func (c *Client) SendRaw(bundle []byte, ref *protocol.CommandRef) (*Sent, error) {
+	if ref == nil {
+		return c.post("/v1/raw", bundle, protocol.CommandRef{})
+	}
+	return c.post("/v1/raw", bundle, *ref)
+}
+
+func (c *Client) post(path string, frame []byte, ref protocol.CommandRef) (*Sent, error) {
 	b, err := c.do("POST", path, frame)
 	if err != nil {
 		return nil, err
@@ -112,13 +250,53 @@ func (c *Client) Send(frame []byte, raw bool) (*Sent, error) {
 	}
 	ack, err := base64.StdEncoding.DecodeString(s.Response.Ack)
 	if err != nil {
+		return nil, fmt.Errorf("relay response: %w", err)
+	}
+	if s.Ack, err = c.OpenAck(ack); err != nil {
 		return nil, err
 	}
-	s.AckBytes = len(ack)
-	if s.Ack, err = c.verifyAckBytes(ack); err != nil {
-		return nil, err
+	if ref.Digest != nil {
+		if err := answering(s.Ack, ref, protocol.AckDecision, protocol.AckRefused); err != nil {
+			return nil, err
+		}
 	}
 	return &s, nil
+}
+
+func (c *Client) recover(ref protocol.CommandRef, relayErr error) (*Sent, error) {
+	v, err := c.Query(ref)
+	if err != nil {
+		return nil, &UnknownOutcomeError{Counter: ref.Counter, RelayErr: relayErr, QueryErr: err}
+	}
+	if v.Private == nil || !v.Private.Known {
+		last := uint64(0)
+		if v.Private != nil {
+			last = v.Private.LastCounter
+		}
+		return nil, &NotReceivedError{Counter: ref.Counter, LastCounter: last, RelayErr: relayErr}
+	}
+	return &Sent{Ack: v, Recovered: true, RelayErr: relayErr}, nil
+}
+
+// Query asks the implant, through the relay, for its signed answer about
+// one command (POST /v1/answer).
+func (c *Client) Query(ref protocol.CommandRef) (*Verified, error) {
+	q, err := protocol.EncodeQuery(ref)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.do("POST", "/v1/answer", q)
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.OpenAck(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := answering(v, ref, protocol.AckAnswer); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // LowGlucoseCount has the relay evaluate the low-glucose alert on the

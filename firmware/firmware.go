@@ -4,34 +4,14 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/hal"
 	"github.com/implantfhe/implantfhe/implog"
 	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/update"
-	"github.com/implantfhe/implantfhe/wire"
 )
-
-// Typed errors for frames refused before the kernel (besides wire's).
-var (
-	ErrNoVerdict   = errors.New("firmware: command needs a verdict and none came")
-	ErrBinding     = errors.New("firmware: verdict does not answer this command")
-	ErrCommitment  = errors.New("firmware: decrypted values do not match the clinician's commitment")
-	ErrDecrypt     = errors.New("firmware: verdict packet did not decrypt to valid values")
-	ErrUnsupported = errors.New("firmware: command kind not supported over the radio")
-	ErrLog         = errors.New("firmware: log append failed; nothing actuated")
-)
-
-// Keys are the implant's secrets and trust anchors.
-type Keys struct {
-	FHE     *fhe.SecretKeys  // sk_I: opens radio packets
-	Signer  *wire.SigningKey // signs acknowledgements and telemetry
-	Trust   *wire.TrustList  // clinician and relay keys
-	BindKey []byte           // shared with the clinician: value commitments
-	Clinic  *fhe.PublicKey   // pk_C: telemetry is encrypted to the clinic
-}
 
 // Config is fixed for a device.
 type Config struct {
@@ -43,19 +23,11 @@ type Config struct {
 	Update *UpdateConfig
 }
 
-// Implant is the running firmware.
+// Implant is the running firmware of an insulin pump.
 type Implant struct {
-	cfg      Config
-	keys     Keys
-	board    hal.Board
-	log      *implog.Log
-	verifier wire.Verifier
-	st       pump.State
-	offset   units.Millis
-	// verdictCtr is the last relay verdict counter accepted; ackCtr the last
-	// counter the implant signed.
-	verdictCtr uint64
-	ackCtr     uint64
+	core
+	cfg Config
+	st  pump.State
 	// Interrupted is set at boot when the log ends with a delivery request
 	// whose actuation was not confirmed (power cut in between).
 	Interrupted bool
@@ -64,21 +36,6 @@ type Implant struct {
 	upd         *updater
 	// Image is what the bootloader booted (zero without an update path).
 	Image update.BootInfo
-}
-
-// Schema returns the homomorphically compared parameters of a pump command
-// kind, or false if it carries none.
-func Schema(k pump.CommandKind) (fhe.Schema, bool) { return PumpSchema(uint8(k)) }
-
-// PumpSchema is Schema by the envelope's subkind byte.
-func PumpSchema(sub uint8) (fhe.Schema, bool) {
-	switch pump.CommandKind(sub) {
-	case pump.CmdBolus:
-		return fhe.Schema{{Quantity: fhe.BolusCentiUnits, Relation: fhe.AtMost}}, true
-	case pump.CmdSetBasal:
-		return fhe.Schema{{Quantity: fhe.BasalCentiUnitsPerHour, Relation: fhe.AtMost}}, true
-	}
-	return nil, false
 }
 
 // Boot opens the log, resumes from its last persisted state and records the
@@ -95,14 +52,17 @@ func Boot(cfg Config, keys Keys, board hal.Board) (*Implant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firmware boot: %w", err)
 	}
-	im := &Implant{cfg: cfg, keys: keys, board: board, log: lg, st: pump.NewState(), Recovery: rec,
-		verifier: wire.Verifier{DeviceID: cfg.DeviceID, Trust: keys.Trust, MaxFrame: wire.MaxRadioFrame}}
+	c, err := newCore(cfg.DeviceID, keys, board, lg, cfg.Pump.MaxCommandValidityMs)
+	if err != nil {
+		return nil, fmt.Errorf("firmware boot: %w", err)
+	}
+	im := &Implant{core: c, cfg: cfg, st: pump.NewState(), Recovery: rec}
 	pendingActuation := false
 	for r, err := range lg.Records() {
 		if err != nil {
 			return nil, fmt.Errorf("firmware boot: read log: %w", err)
 		}
-		d, err := DecodeRecord(r.Payload)
+		d, err := protocol.DecodeRecord(r.Payload)
 		if err != nil {
 			return nil, fmt.Errorf("firmware boot: record %d: %w", r.Seq, err)
 		}
@@ -111,24 +71,28 @@ func Boot(cfg Config, keys Keys, board hal.Board) (*Implant, error) {
 			if err != nil {
 				return nil, fmt.Errorf("firmware boot: record %d: %w", r.Seq, err)
 			}
-			im.st, im.verdictCtr, im.ackCtr = st, d.VerdictCtr, d.AckCtr
+			im.st = st
 		}
+		im.replay(d)
 		switch d.Type {
-		case RecStep:
+		case protocol.RecStep:
 			pendingActuation = len(d.Deliver) > 0
-		case RecActuated:
+		case protocol.RecActuated:
 			pendingActuation = false
 		}
 	}
+	// CMD-REPLAY across a log cut back to a record boundary: the counter
+	// store, not the log, is the floor of the command counter.
+	im.st.Guard.LastCounter = max(im.st.Guard.LastCounter, im.resume())
 	im.Interrupted = pendingActuation
 	if now := board.Clock.Now(); now < im.st.NowMs {
 		// The board's monotonic clock restarts at power-on; the kernel's
 		// timeline continues from the last persisted instant.
 		im.offset = im.st.NowMs - now
 	}
-	boot := &Record{Type: RecBoot, NowMs: int64(im.now())}
+	boot := &protocol.LogRecord{Type: protocol.RecBoot, NowMs: int64(im.now()), Input: "power-on"}
 	if im.Interrupted {
-		boot.Alerts = []string{"delivery-interrupted-by-power-loss"}
+		boot.Input = "power-on: delivery interrupted by power loss"
 	}
 	if err := im.persist(boot, true); err != nil {
 		return nil, fmt.Errorf("firmware boot: %w", err)
@@ -144,8 +108,6 @@ func Boot(cfg Config, keys Keys, board hal.Board) (*Implant, error) {
 	return im, nil
 }
 
-func (im *Implant) now() units.Millis { return im.board.Clock.Now() + im.offset }
-
 // Now is the kernel's timeline now (the board clock plus the offset that
 // carries the timeline across power cycles).
 func (im *Implant) Now() units.Millis { return im.now() }
@@ -156,22 +118,18 @@ func (im *Implant) State() pump.State { return im.st }
 // Head is the log's head (sequence number and hash).
 func (im *Implant) Head() (uint64, implog.Hash) { return im.log.Head() }
 
-func (im *Implant) persist(r *Record, withState bool) error {
+func (im *Implant) persist(r *protocol.LogRecord, withState bool) error {
 	if withState {
+		if err := im.consume(im.st.Guard.LastCounter); err != nil {
+			return err
+		}
 		b, err := encodeState(im.st)
 		if err != nil {
 			return err
 		}
 		r.State, r.VerdictCtr, r.AckCtr = b, im.verdictCtr, im.ackCtr
 	}
-	b, err := EncodeRecord(r)
-	if err != nil {
-		return err
-	}
-	if _, err := im.log.Append(b); err != nil {
-		return fmt.Errorf("%w: %w", ErrLog, err)
-	}
-	return nil
+	return im.append(r)
 }
 
 // Outcome is what happened to one received frame.
@@ -190,11 +148,14 @@ type Outcome struct {
 // step runs the kernel, persists, then actuates. The persisted state is the
 // one after the step: if power fails after persisting and before the motor
 // runs, the delivery is counted (never repeated) and flagged at boot.
-func (im *Implant) step(in pump.Input, input string, values []int64) (pump.Outputs, error) {
+func (im *Implant) step(in pump.Input, input string, values []int64, ref *protocol.CommandRef) (pump.Outputs, error) {
 	prevMode := im.st.Mode
 	nxt, outs := pump.Step(&im.cfg.Pump, im.st, in)
 	im.st = nxt
-	rec := &Record{Type: RecStep, NowMs: int64(in.NowMs), Input: input, Values: values}
+	rec := &protocol.LogRecord{Type: protocol.RecStep, NowMs: int64(in.NowMs), Input: input, Values: values}
+	if ref != nil {
+		rec.CmdDigest = ref.Digest
+	}
 	summarise(rec, &outs)
 	interesting := prevMode != nxt.Mode || in.Kind == pump.InCommand
 	for _, o := range outs.All() {
@@ -227,7 +188,7 @@ func (im *Implant) step(in pump.Input, input string, values []int64) (pump.Outpu
 		}
 	}
 	if actuated {
-		if err := im.persist(&Record{Type: RecActuated, NowMs: int64(in.NowMs), Of: seq}, false); err != nil {
+		if err := im.persist(&protocol.LogRecord{Type: protocol.RecActuated, NowMs: int64(in.NowMs), Of: seq}, false); err != nil {
 			return outs, err
 		}
 	}
@@ -241,12 +202,12 @@ func (im *Implant) halFault(err error) error {
 	case errors.Is(err, hal.ErrOcclusion):
 		k = pump.HALOcclusion
 	case errors.Is(err, hal.ErrReservoirEmpty):
-		_, e := im.step(pump.Input{Kind: pump.InHAL, NowMs: im.now(), HAL: pump.HALReservoir, ReservoirCU: 0}, "hal reservoir-empty", nil)
+		_, e := im.step(pump.Input{Kind: pump.InHAL, NowMs: im.now(), HAL: pump.HALReservoir, ReservoirCU: 0}, "hal reservoir-empty", nil, nil)
 		return e
 	default:
 		k = pump.HALMotorFault
 	}
-	_, e := im.step(pump.Input{Kind: pump.InHAL, NowMs: im.now(), HAL: k}, "hal "+k.String(), nil)
+	_, e := im.step(pump.Input{Kind: pump.InHAL, NowMs: im.now(), HAL: k}, "hal "+k.String(), nil, nil)
 	return e
 }
 
@@ -254,24 +215,24 @@ func (im *Implant) halFault(err error) error {
 func (im *Implant) Tick() error {
 	now := im.now()
 	if im.board.Watchdog != nil && im.board.Watchdog.Expired() {
-		if _, err := im.step(pump.Input{Kind: pump.InHAL, NowMs: now, HAL: pump.HALWatchdog}, "hal watchdog", nil); err != nil {
+		if _, err := im.step(pump.Input{Kind: pump.InHAL, NowMs: now, HAL: pump.HALWatchdog}, "hal watchdog", nil, nil); err != nil {
 			return err
 		}
 	}
 	if im.board.Glucose != nil {
 		if g, at, err := im.board.Glucose.Read(); err == nil {
 			im.remember(int64(g))
-			if _, err := im.step(pump.Input{Kind: pump.InGlucose, NowMs: now, Glucose: g, GlucoseAtMs: at + im.offset}, "glucose", []int64{int64(g)}); err != nil {
+			if _, err := im.step(pump.Input{Kind: pump.InGlucose, NowMs: now, Glucose: g, GlucoseAtMs: at + im.offset}, "glucose", []int64{int64(g)}, nil); err != nil {
 				return err
 			}
 		}
 	}
 	if r, err := im.board.Pump.Reservoir(); err == nil {
-		if _, err := im.step(pump.Input{Kind: pump.InHAL, NowMs: now, HAL: pump.HALReservoir, ReservoirCU: r}, "hal reservoir", []int64{int64(r)}); err != nil {
+		if _, err := im.step(pump.Input{Kind: pump.InHAL, NowMs: now, HAL: pump.HALReservoir, ReservoirCU: r}, "hal reservoir", []int64{int64(r)}, nil); err != nil {
 			return err
 		}
 	}
-	if _, err := im.step(pump.Input{Kind: pump.InTick, NowMs: now}, "tick", nil); err != nil {
+	if _, err := im.step(pump.Input{Kind: pump.InTick, NowMs: now}, "tick", nil, nil); err != nil {
 		return err
 	}
 	if im.board.Watchdog != nil {
@@ -282,7 +243,7 @@ func (im *Implant) Tick() error {
 
 // DeliveryDone tells the kernel the pump finished the bolus in progress.
 func (im *Implant) DeliveryDone() error {
-	_, err := im.step(pump.Input{Kind: pump.InHAL, NowMs: im.now(), HAL: pump.HALDeliveryDone}, "hal delivery-done", nil)
+	_, err := im.step(pump.Input{Kind: pump.InHAL, NowMs: im.now(), HAL: pump.HALDeliveryDone}, "hal delivery-done", nil, nil)
 	return err
 }
 
@@ -290,7 +251,7 @@ func (im *Implant) DeliveryDone() error {
 // out of band at provisioning (the radio protocol carries no limits in this
 // version: limits would have to be sealed to the implant, not only compared).
 func (im *Implant) HandleProgram(c pump.Command) (Outcome, pump.Outputs, error) {
-	outs, err := im.step(pump.Input{Kind: pump.InCommand, NowMs: im.now(), Cmd: c}, "provisioning", nil)
+	outs, err := im.step(pump.Input{Kind: pump.InCommand, NowMs: im.now(), Cmd: c}, "provisioning", nil, nil)
 	o := Outcome{Counter: c.Header.Counter}
 	for _, x := range outs.All() {
 		if x.Kind == pump.OutDecision {
@@ -301,65 +262,61 @@ func (im *Implant) HandleProgram(c pump.Command) (Outcome, pump.Outputs, error) 
 }
 
 // HandleFrame processes one radio frame (a wire.Bundle) and returns what
-// happened and the signed acknowledgement to send back. A frame refused
-// before the kernel is logged (without state) and acknowledged with its
-// error; it changes nothing else.
+// happened and the signed acknowledgement to send back, which names the
+// command it answers. A frame refused before the kernel is logged (without
+// state) and acknowledged with its refusal; it changes nothing else.
 func (im *Implant) HandleFrame(frame []byte) (Outcome, []byte, error) {
 	now := im.now()
-	cmd, values, err := im.open(frame, now)
+	cmd, op, err := im.open(frame, now)
 	if err != nil {
-		if perr := im.persist(&Record{Type: RecRefused, NowMs: int64(now), Error: err.Error()}, false); perr != nil {
-			return Outcome{Refused: err}, nil, perr
-		}
-		ack, aerr := im.ack(&Record{Type: RecRefused, NowMs: int64(now), Error: err.Error()})
+		ack, aerr := im.refuse(frame, err)
 		return Outcome{Refused: err}, ack, aerr
 	}
-	outs, err := im.step(pump.Input{Kind: pump.InCommand, NowMs: now, Cmd: cmd}, "command", values)
+	ref, err := protocol.RefOf(&op.header)
 	if err != nil {
 		return Outcome{}, nil, err
 	}
-	o := Outcome{Counter: cmd.Header.Counter, Values: values, Delivered: outs.Delivered()}
-	rec := &Record{Type: RecStep, NowMs: int64(now), Values: values}
-	summarise(rec, &outs)
+	outs, err := im.step(pump.Input{Kind: pump.InCommand, NowMs: now, Cmd: cmd}, "command", op.values, &ref)
+	if err != nil {
+		return Outcome{}, nil, err
+	}
+	o := Outcome{Counter: cmd.Header.Counter, Values: op.values, Delivered: outs.Delivered()}
+	p := protocol.Private{Values: op.values}
 	for _, x := range outs.All() {
 		switch x.Kind {
 		case pump.OutDecision:
 			o.Accepted, o.Reason = x.Accepted, x.Reason
 		case pump.OutAlert:
 			o.Alerts = append(o.Alerts, x.Reason)
+		case pump.OutActuate:
+			p.Delivered = append(p.Delivered, int64(x.Amount))
 		}
 	}
-	ack, err := im.ack(rec)
+	p.Accepted, p.Reason, p.Alerts = o.Accepted, o.Reason, o.Alerts
+	ack, err := im.decided(ref, p)
 	return o, ack, err
 }
 
-func (im *Implant) ack(r *Record) ([]byte, error) {
-	return sealAck(r, im.keys.Signer, im.cfg.DeviceID, &im.ackCtr, im.now(), im.cfg.Pump.MaxCommandValidityMs)
+// Answer serves a query about one command (link.TypeQuery): the signed
+// decision, or a signed "no decision on record" with the last counter.
+func (im *Implant) Answer(payload []byte) ([]byte, error) {
+	return im.answer(payload, im.st.Guard.LastCounter)
 }
 
-// sealAck signs a record as the implant's acknowledgement with the next
-// outgoing counter; every device kind acknowledges the same way.
-func sealAck(r *Record, signer *wire.SigningKey, device string, ctr *uint64, now, validity units.Millis) ([]byte, error) {
-	body, err := EncodeRecord(r)
-	if err != nil {
-		return nil, err
-	}
-	*ctr++
-	env, err := wire.Seal(wire.Header{Kind: wire.KindAck, DeviceID: device, Counter: *ctr,
-		IssuedAtMs: int64(now), ExpiresAtMs: int64(now + validity)}, body, signer)
-	if err != nil {
-		return nil, err
-	}
-	return env.Marshal()
+// Status is a signed acknowledgement carrying the implant's time (header)
+// and, sealed, its mode, last command counter and log head, so that the
+// controller can date its commands on the implant's timeline.
+func (im *Implant) Status() ([]byte, error) {
+	return im.status(im.st.Mode.String(), im.st.Guard.LastCounter)
 }
 
 // open runs every check on a bundle before and around decryption and
 // returns the kernel command.
-func (im *Implant) open(frame []byte, now units.Millis) (pump.Command, []int64, error) {
-	o, err := openBundle(&im.verifier, im.keys, im.cfg.DeviceID, frame, now, im.st.Guard.LastCounter, &im.verdictCtr,
-		int64(im.cfg.Pump.MaxCommandValidityMs), PumpSchema, pumpNoValues)
+func (im *Implant) open(frame []byte, now units.Millis) (pump.Command, opened, error) {
+	o, err := openBundle(&im.verifier, im.keys, im.device, frame, now, im.st.Guard.LastCounter, &im.verdictCtr,
+		int64(im.cfg.Pump.MaxCommandValidityMs), protocol.KindPump)
 	if err != nil {
-		return pump.Command{}, nil, err
+		return pump.Command{}, o, err
 	}
 	cmd := pump.Command{Kind: pump.CommandKind(o.header.Subkind), Header: o.guardHeader(), Verdict: o.verdict}
 	switch cmd.Kind {
@@ -368,13 +325,5 @@ func (im *Implant) open(frame []byte, now units.Millis) (pump.Command, []int64, 
 	case pump.CmdSetBasal:
 		cmd.Rate = units.CentiUnitsPerHour(o.values[0])
 	}
-	return cmd, o.values, nil
-}
-
-func pumpNoValues(sub uint8) bool {
-	switch pump.CommandKind(sub) {
-	case pump.CmdSuspend, pump.CmdResume, pump.CmdAckAlarm, pump.CmdCancelTempBasal:
-		return true
-	}
-	return false
+	return cmd, o, nil
 }

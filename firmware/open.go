@@ -6,12 +6,9 @@ import (
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/wire"
 )
-
-// SchemaFunc gives the homomorphically compared parameters of a command
-// subkind, or false if it carries none.
-type SchemaFunc func(subkind uint8) (fhe.Schema, bool)
 
 // opened is a bundle that passed every check and was decrypted.
 type opened struct {
@@ -33,7 +30,7 @@ func (o *opened) guardHeader() guard.Header {
 // packet, round its values, and check the clinician's value commitment. The
 // verdict counter is consumed only when everything passed.
 func openBundle(v *wire.Verifier, keys Keys, device string, frame []byte, now units.Millis, lastCmd uint64,
-	verdictCtr *uint64, maxValidityMs int64, schemaFor SchemaFunc, noValues func(uint8) bool) (opened, error) {
+	verdictCtr *uint64, maxValidityMs int64, kind protocol.DeviceKind) (opened, error) {
 	var o opened
 	b, err := wire.DecodeBundle(frame, wire.MaxRadioFrame)
 	if err != nil {
@@ -46,19 +43,20 @@ func openBundle(v *wire.Verifier, keys Keys, device string, frame []byte, now un
 	}
 	o.header, o.role = env.Header, role
 	h := env.Header
-	schema, needs := schemaFor(h.Subkind)
-	if !needs {
-		if !noValues(h.Subkind) {
-			return o, fmt.Errorf("%w: subkind %d", ErrUnsupported, h.Subkind)
-		}
+	spec, known := kind.Command(h.Subkind)
+	if !known || !spec.Radio {
+		return o, fmt.Errorf("%w: %s %s", protocol.ErrUnsupported, kind, kind.SubkindName(h.Subkind))
+	}
+	schema := spec.Schema
+	if schema == nil {
 		if !wire.CheckValues(keys.BindKey, device, h.Counter, h.Subkind, nil, h.Bind) {
-			return o, ErrCommitment
+			return o, protocol.ErrCommitment
 		}
 		o.verdict = guard.VerdictAbsent
 		return o, nil
 	}
 	if len(b.Verdict) == 0 {
-		return o, ErrNoVerdict
+		return o, protocol.ErrNoVerdict
 	}
 	vfresh := wire.Freshness{LastCounter: *verdictCtr, NowMs: int64(now), MaxValidityMs: maxValidityMs}
 	venv, _, err := v.Verify(b.Verdict, wire.KindVerdict, vfresh, false)
@@ -70,19 +68,19 @@ func openBundle(v *wire.Verifier, keys Keys, device string, frame []byte, now un
 		return o, err
 	}
 	if string(venv.Header.Bind) != string(digest[:]) || venv.Header.Subkind != h.Subkind {
-		return o, ErrBinding
+		return o, protocol.ErrBinding
 	}
 	// Only now is anything decrypted.
 	pkt, err := fhe.UnmarshalRadioCiphertext(venv.Body)
 	if err != nil {
-		return o, fmt.Errorf("%w: %w", ErrDecrypt, err)
+		return o, fmt.Errorf("%w: %w", protocol.ErrDecrypt, err)
 	}
 	d, err := keys.FHE.OpenCommand(schema, pkt)
 	if err != nil {
-		return o, fmt.Errorf("%w: %w", ErrDecrypt, err)
+		return o, fmt.Errorf("%w: %w", protocol.ErrDecrypt, err)
 	}
 	if !wire.CheckValues(keys.BindKey, device, h.Counter, h.Subkind, d.Values, h.Bind) {
-		return o, ErrCommitment
+		return o, protocol.ErrCommitment
 	}
 	*verdictCtr = venv.Header.Counter
 	o.values, o.verdict = d.Values, guard.VerdictWithin

@@ -38,20 +38,5 @@ func (im *Implant) Telemetry() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	im.ackCtr++
-	now := int64(im.now())
-	env, err := wire.Seal(wire.Header{Kind: wire.KindTelemetry, DeviceID: im.cfg.DeviceID, Counter: im.ackCtr,
-		IssuedAtMs: now, ExpiresAtMs: now + int64(im.cfg.Pump.MaxCommandValidityMs), Subkind: uint8(len(im.readings))}, body, im.keys.Signer)
-	if err != nil {
-		return nil, err
-	}
-	return env.Marshal()
-}
-
-// Status is a signed acknowledgement carrying the implant's time and log
-// head, so that the controller can date its commands on the implant's
-// timeline.
-func (im *Implant) Status() ([]byte, error) {
-	seq, _ := im.log.Head()
-	return im.ack(&Record{Type: "status", NowMs: int64(im.now()), Of: seq, Reason: im.st.Mode.String()})
+	return im.seal(wire.KindTelemetry, uint8(len(im.readings)), body)
 }

@@ -1,113 +1,14 @@
 package firmware
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
-
+	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/update"
 )
-
-// Update operations carried over the radio (link.TypeUpdate). The manifest
-// is signed by a threshold of manufacturer keys and each chunk is sealed
-// under a content key only this device can unwrap, so the messages need no
-// further signature; the kernel decides when a slot switch is safe.
-const (
-	UpdOffer  uint8 = 1 // Manifest: begin (or resume) a download
-	UpdChunk  uint8 = 2 // Index, Chunk: one ciphertext chunk
-	UpdFinish uint8 = 3 // verify the staged image, ask the kernel, mark it pending and switch
-	UpdStatus uint8 = 4 // the update state, signed
-	UpdRoot   uint8 = 5 // Root: a signed new trust root (manufacturer key rotation)
-)
-
-// Update events in the implant log (Record.Event of a RecUpdate record) and
-// in the relay's log (the implant's signed acknowledgements).
-const (
-	EvOffered     = "offered"      // a manifest arrived (before any check)
-	EvDownloading = "downloading"  // the manifest passed every check; chunks may come
-	EvStaged      = "staged"       // the staged image verified and the kernel granted the switch: pending
-	EvTrial       = "trial"        // the pending image is being test-booted
-	EvConfirmed   = "confirmed"    // the trial image passed its self-test and is now active
-	EvReverted    = "reverted"     // a trial or pending image was abandoned; Error says why
-	EvRefused     = "refused"      // an offer, chunk or finish was refused; Error says why
-	EvDeferred    = "deferred"     // a pending image was not switched to: the kernel said not now
-	EvRootRotated = "root-rotated" // a signed new trust root replaced the old one
-	EvStatus      = "status"       // a status reply (not logged)
-	EvChunkOK     = "chunk-staged" // a chunk reply (not logged)
-	EvUnavailable = "unavailable"  // this firmware has no update path configured
-)
-
-// RecUpdate is the log record type of update events.
-const RecUpdate = "update"
-
-// MaxUpdateRequest bounds an encoded update request.
-const MaxUpdateRequest = update.MaxManifestSize + update.MaxChunkSize + update.TagSize + 64
-
-// ErrUpdateRequest: an update request that does not decode or is not
-// well-formed for its operation.
-var ErrUpdateRequest = errors.New("firmware: malformed update request")
-
-// UpdateRequest is one update message from the relay.
-type UpdateRequest struct {
-	Op       uint8  `cbor:"1,keyasint"`
-	Manifest []byte `cbor:"2,keyasint,omitempty"`
-	Index    uint32 `cbor:"3,keyasint,omitempty"`
-	Chunk    []byte `cbor:"4,keyasint,omitempty"`
-	Root     []byte `cbor:"5,keyasint,omitempty"`
-}
-
-var updDec cbor.DecMode
-
-func init() {
-	var err error
-	if updDec, err = (cbor.DecOptions{MaxNestedLevels: 4, MaxArrayElements: 16, MaxMapPairs: 16,
-		DupMapKey: cbor.DupMapKeyEnforcedAPF, IndefLength: cbor.IndefLengthForbidden, TagsMd: cbor.TagsForbidden,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField}).DecMode(); err != nil {
-		panic(err)
-	}
-}
-
-// EncodeUpdateRequest encodes a request (deterministic CBOR).
-func EncodeUpdateRequest(r *UpdateRequest) ([]byte, error) {
-	b, err := recEnc.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("firmware: encode update request: %w", err)
-	}
-	return b, nil
-}
-
-// DecodeUpdateRequest parses an untrusted update request: bounded size,
-// canonical CBOR, a known operation with exactly its fields.
-func DecodeUpdateRequest(b []byte) (*UpdateRequest, error) {
-	if len(b) > MaxUpdateRequest {
-		return nil, fmt.Errorf("%w: %d bytes", ErrUpdateRequest, len(b))
-	}
-	var r UpdateRequest
-	if err := updDec.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUpdateRequest, err)
-	}
-	if again, err := recEnc.Marshal(&r); err != nil || !bytes.Equal(again, b) {
-		return nil, fmt.Errorf("%w: not in canonical form", ErrUpdateRequest)
-	}
-	ok := false
-	switch r.Op {
-	case UpdOffer:
-		ok = len(r.Manifest) > 0 && len(r.Manifest) <= update.MaxManifestSize && r.Index == 0 && r.Chunk == nil && r.Root == nil
-	case UpdChunk:
-		ok = r.Manifest == nil && r.Root == nil && len(r.Chunk) > update.TagSize && len(r.Chunk) <= update.MaxChunkSize+update.TagSize
-	case UpdFinish, UpdStatus:
-		ok = r.Manifest == nil && r.Index == 0 && r.Chunk == nil && r.Root == nil
-	case UpdRoot:
-		ok = len(r.Root) > 0 && len(r.Root) <= update.MaxManifestSize && r.Manifest == nil && r.Index == 0 && r.Chunk == nil
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: operation %d with the wrong fields", ErrUpdateRequest, r.Op)
-	}
-	return &r, nil
-}
 
 // UpdateConfig is the update path of a device. The firmware opens the slots
 // (update.Open) at every boot, as a bootloader reads its state from flash,
@@ -124,7 +25,7 @@ type UpdateConfig struct {
 
 // UpdateOutcome is what one update request did.
 type UpdateOutcome struct {
-	Event string
+	Event protocol.Event
 	Err   error
 	// Reboot: the staged image is pending and the kernel granted the
 	// switch; the caller reboots now (Implant.Reboot).
@@ -135,11 +36,12 @@ type UpdateOutcome struct {
 type updateHost interface {
 	now() units.Millis
 	// persistUpdate appends an update record with the kernel state.
-	persistUpdate(r *Record) error
+	persistUpdate(r *protocol.LogRecord) error
 	// gateSwitch asks the kernel whether a slot switch of switchMs is safe
 	// now; the decision is logged with the kernel state.
-	gateSwitch(switchMs units.Millis) (bool, string, error)
-	ack(r *Record) ([]byte, error)
+	gateSwitch(switchMs units.Millis) (bool, reason.Code, error)
+	// ackUpdate signs an update acknowledgement (p, if any, sealed).
+	ackUpdate(info *protocol.UpdateInfo, p *protocol.Private) ([]byte, error)
 }
 
 // updater is the device-independent update path.
@@ -149,11 +51,11 @@ type updater struct {
 	h     updateHost
 	// why is the kernel's last refusal reason; gateErr a logging failure
 	// inside the SwitchAllowed hook.
-	why     string
+	why     reason.Code
 	gateErr error
 	// last is the last update event logged since power-on; offered the
-	// last offer's record (the image a later refusal concerns).
-	last, offered *Record
+	// last offer's event (the image a later refusal concerns).
+	last, offered *protocol.UpdateInfo
 }
 
 func newUpdater(cfg *UpdateConfig, h updateHost) (*updater, error) {
@@ -177,19 +79,19 @@ func newUpdater(cfg *UpdateConfig, h updateHost) (*updater, error) {
 	return u, nil
 }
 
-func (u *updater) record(ev string, err error) *Record {
+func (u *updater) info(ev protocol.Event, err error) *protocol.UpdateInfo {
 	st := u.slots.State()
-	r := &Record{Type: RecUpdate, NowMs: int64(u.h.now()), Event: ev, Slot: st.Active.String(),
-		Phase: st.Phase.String(), Confirmed: st.ConfirmedCounter, RootVersion: st.Root.Version}
+	r := &protocol.UpdateInfo{Event: ev, Slot: st.Active.String(), Phase: st.Phase.String(),
+		Confirmed: st.ConfirmedCounter, RootVersion: st.Root.Version}
 	if err != nil {
 		r.Error = err.Error()
 	}
 	return r
 }
 
-// log persists an update record; a failure to log is the caller's error.
-func (u *updater) log(r *Record) error {
-	if err := u.h.persistUpdate(r); err != nil {
+// log persists an update event; a failure to log is the caller's error.
+func (u *updater) log(r *protocol.UpdateInfo) error {
+	if err := u.h.persistUpdate(&protocol.LogRecord{Type: protocol.RecUpdate, NowMs: int64(u.h.now()), Update: r}); err != nil {
 		return fmt.Errorf("update event %s: %w", r.Event, err)
 	}
 	u.last = r
@@ -200,8 +102,8 @@ func (u *updater) log(r *Record) error {
 // on firmware built without an update path, gets a signed "unavailable".
 func serveUpdate(u *updater, h updateHost, payload []byte) (UpdateOutcome, []byte, error) {
 	if u == nil {
-		ack, err := h.ack(&Record{Type: RecUpdate, NowMs: int64(h.now()), Event: EvUnavailable, Error: ErrNoUpdatePath.Error()})
-		return UpdateOutcome{Event: EvUnavailable, Err: ErrNoUpdatePath}, ack, err
+		ack, err := h.ackUpdate(&protocol.UpdateInfo{Event: protocol.EvUnavailable, Error: ErrNoUpdatePath.Error()}, nil)
+		return UpdateOutcome{Event: protocol.EvUnavailable, Err: ErrNoUpdatePath}, ack, err
 	}
 	return u.handle(payload)
 }
@@ -210,25 +112,25 @@ func serveUpdate(u *updater, h updateHost, payload []byte) (UpdateOutcome, []byt
 // acknowledgement of the resulting event (a chunk that staged gets an empty
 // reply: the final "staged" event is what counts).
 func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
-	req, err := DecodeUpdateRequest(payload)
+	req, err := protocol.DecodeUpdateRequest(payload)
 	if err != nil {
 		return u.refuse(err)
 	}
 	switch req.Op {
-	case UpdStatus:
-		r := u.record(EvStatus, nil)
+	case protocol.UpdStatus:
+		r := u.info(protocol.EvStatus, nil)
 		r.Missing = uint64(len(u.slots.Missing()))
 		if st := u.slots.State(); st.Images[st.Active].Valid {
 			r.Version = st.Images[st.Active].Version // the running image
 		}
 		if u.last != nil {
 			// The last update event since power-on, and why.
-			r.Reason, r.Error, r.SecCtr = u.last.Event, u.last.Error, u.last.SecCtr
+			r.Last, r.Error, r.SecCtr = u.last.Event, u.last.Error, u.last.SecCtr
 		}
-		ack, err := u.h.ack(r)
-		return UpdateOutcome{Event: EvStatus}, ack, err
-	case UpdOffer:
-		offered := u.record(EvOffered, nil)
+		ack, err := u.h.ackUpdate(r, nil)
+		return UpdateOutcome{Event: protocol.EvStatus}, ack, err
+	case protocol.UpdOffer:
+		offered := u.info(protocol.EvOffered, nil)
 		if m, derr := update.DecodeManifest(req.Manifest); derr == nil {
 			offered.Version, offered.SecCtr = m.Body.Version, m.Body.SecurityCounter
 		}
@@ -239,7 +141,7 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 		if err := u.slots.Begin(req.Manifest); err != nil {
 			return u.refuse(err)
 		}
-		r := u.record(EvDownloading, nil)
+		r := u.info(protocol.EvDownloading, nil)
 		r.Version, r.SecCtr = offered.Version, offered.SecCtr
 		missing := u.slots.Missing()
 		r.Missing = uint64(len(missing))
@@ -249,72 +151,67 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 		// The acknowledgement also says which chunks to send (the log keeps
 		// only their number).
 		withMap := *r
-		withMap.MissingMap = MissingBitmap(missing)
-		ack, err := u.h.ack(&withMap)
-		return UpdateOutcome{Event: EvDownloading}, ack, err
-	case UpdRoot:
+		withMap.MissingMap = protocol.MissingBitmap(missing)
+		ack, err := u.h.ackUpdate(&withMap, nil)
+		return UpdateOutcome{Event: protocol.EvDownloading}, ack, err
+	case protocol.UpdRoot:
 		if err := u.slots.RotateRoot(req.Root); err != nil {
 			// Not about an image: no version in the record.
-			return u.logAck(UpdateOutcome{Event: EvRefused, Err: err}, u.record(EvRefused, err))
+			return u.logAck(UpdateOutcome{Event: protocol.EvRefused, Err: err}, u.info(protocol.EvRefused, err), nil)
 		}
-		return u.logAck(UpdateOutcome{Event: EvRootRotated}, u.record(EvRootRotated, nil))
-	case UpdChunk:
+		return u.logAck(UpdateOutcome{Event: protocol.EvRootRotated}, u.info(protocol.EvRootRotated, nil), nil)
+	case protocol.UpdChunk:
 		if err := u.slots.WriteChunk(int(req.Index), req.Chunk); err != nil {
 			return u.refuse(err)
 		}
-		return UpdateOutcome{Event: EvChunkOK}, nil, nil
+		return UpdateOutcome{Event: protocol.EvChunkStaged}, nil, nil
 	default: // UpdFinish
-		u.why, u.gateErr = "", nil
+		u.why, u.gateErr = reason.OK, nil
 		err := u.slots.Finish()
 		if u.gateErr != nil {
 			return UpdateOutcome{}, nil, u.gateErr
 		}
-		if err != nil {
-			if errors.Is(err, update.ErrSwitchRefused) && u.why != "" {
-				err = fmt.Errorf("%w: kernel: %s", err, u.why)
+		if errors.Is(err, update.ErrSwitchRefused) {
+			// The kernel said not now: a typed event the relay retries on;
+			// the kernel's reason says what the therapy is doing, so only
+			// the clinic reads it (the implant's own log keeps it too).
+			r := u.info(protocol.EvSwitchRefused, nil)
+			if u.offered != nil {
+				r.Version, r.SecCtr = u.offered.Version, u.offered.SecCtr
 			}
+			if lerr := u.h.persistUpdate(&protocol.LogRecord{Type: protocol.RecUpdate, NowMs: int64(u.h.now()), Update: r,
+				Reason: u.why, Error: err.Error()}); lerr != nil {
+				return UpdateOutcome{}, nil, lerr
+			}
+			u.last = r
+			ack, aerr := u.h.ackUpdate(r, &protocol.Private{Reason: u.why, Detail: err.Error()})
+			return UpdateOutcome{Event: protocol.EvSwitchRefused, Err: err}, ack, aerr
+		}
+		if err != nil {
 			return u.refuse(err)
 		}
 		st := u.slots.State()
-		r := u.record(EvStaged, nil)
+		r := u.info(protocol.EvStaged, nil)
 		if p := st.Images[st.Active.Other()]; p.Valid {
 			r.Version, r.SecCtr = p.Version, p.SecurityCounter
 		}
-		return u.logAck(UpdateOutcome{Event: EvStaged, Reboot: st.Phase == update.PhasePending}, r)
+		return u.logAck(UpdateOutcome{Event: protocol.EvStaged, Reboot: st.Phase == update.PhasePending}, r, nil)
 	}
-}
-
-// MissingBitmap encodes chunk indices as a bitmap (bit i%8 of byte i/8);
-// nil when none are missing.
-func MissingBitmap(missing []int) []byte {
-	if len(missing) == 0 {
-		return nil
-	}
-	b := make([]byte, missing[len(missing)-1]/8+1)
-	for _, i := range missing {
-		b[i/8] |= 1 << (i % 8)
-	}
-	return b
-}
-
-// ChunkMissing reports whether a MissingMap marks chunk i as missing.
-func ChunkMissing(bitmap []byte, i int) bool {
-	return i/8 < len(bitmap) && bitmap[i/8]&(1<<(i%8)) != 0
 }
 
 func (u *updater) refuse(cause error) (UpdateOutcome, []byte, error) {
-	r := u.record(EvRefused, cause)
+	r := u.info(protocol.EvRefused, cause)
 	if u.offered != nil {
 		r.Version, r.SecCtr = u.offered.Version, u.offered.SecCtr
 	}
-	return u.logAck(UpdateOutcome{Event: EvRefused, Err: cause}, r)
+	return u.logAck(UpdateOutcome{Event: protocol.EvRefused, Err: cause}, r, nil)
 }
 
-func (u *updater) logAck(o UpdateOutcome, r *Record) (UpdateOutcome, []byte, error) {
+func (u *updater) logAck(o UpdateOutcome, r *protocol.UpdateInfo, p *protocol.Private) (UpdateOutcome, []byte, error) {
 	if err := u.log(r); err != nil {
 		return o, nil, err
 	}
-	ack, err := u.h.ack(r)
+	ack, err := u.h.ackUpdate(r, p)
 	return o, ack, err
 }
 
@@ -322,7 +219,7 @@ func (u *updater) logAck(o UpdateOutcome, r *Record) (UpdateOutcome, []byte, err
 // restored: test-boot a pending image if the kernel allows, run the
 // self-test on it, and confirm or revert. Every outcome is logged.
 func (u *updater) boot() (update.BootInfo, error) {
-	u.why, u.gateErr = "", nil
+	u.why, u.gateErr = reason.OK, nil
 	before := u.slots.State()
 	info, err := u.slots.Boot()
 	if u.gateErr != nil {
@@ -337,16 +234,20 @@ func (u *updater) boot() (update.BootInfo, error) {
 		if before.Phase == update.PhasePending {
 			why = errors.New("staged image rolled back or damaged")
 		}
-		r := u.record(EvReverted, why)
+		r := u.info(protocol.EvReverted, why)
 		r.Version, r.SecCtr = before.Images[before.Active.Other()].Version, before.Images[before.Active.Other()].SecurityCounter
 		return info, u.log(r)
 	case before.Phase == update.PhasePending && !info.Trial:
-		r := u.record(EvDeferred, fmt.Errorf("kernel: %s", u.why))
-		return info, u.log(r)
+		r := u.info(protocol.EvDeferred, nil)
+		if err := u.h.persistUpdate(&protocol.LogRecord{Type: protocol.RecUpdate, NowMs: int64(u.h.now()), Update: r, Reason: u.why}); err != nil {
+			return info, fmt.Errorf("update event %s: %w", r.Event, err)
+		}
+		u.last = r
+		return info, nil
 	case !info.Trial:
 		return info, nil
 	}
-	r := u.record(EvTrial, nil)
+	r := u.info(protocol.EvTrial, nil)
 	r.Version, r.SecCtr = info.Version, info.SecurityCounter
 	if err := u.log(r); err != nil {
 		return info, err
@@ -361,7 +262,7 @@ func (u *updater) boot() (update.BootInfo, error) {
 		if _, rerr := u.slots.Revert(); rerr != nil {
 			return info, fmt.Errorf("bootloader: revert after failed self-test (%v): %w", err, rerr)
 		}
-		r := u.record(EvReverted, fmt.Errorf("self-test: %w", err))
+		r := u.info(protocol.EvReverted, fmt.Errorf("self-test: %w", err))
 		r.Version, r.SecCtr = info.Version, info.SecurityCounter
 		st := u.slots.State()
 		act := st.Images[st.Active]
@@ -371,7 +272,7 @@ func (u *updater) boot() (update.BootInfo, error) {
 		return info, fmt.Errorf("bootloader: %w", err)
 	}
 	info.Trial = false // confirmed: no longer on trial
-	r = u.record(EvConfirmed, nil)
+	r = u.info(protocol.EvConfirmed, nil)
 	r.Version, r.SecCtr = info.Version, info.SecurityCounter
 	return info, u.log(r)
 }

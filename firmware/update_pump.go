@@ -4,31 +4,30 @@ import (
 	"errors"
 
 	"github.com/implantfhe/implantfhe/kernel/pump"
+	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/protocol"
 )
-
-// SwitchDecision is Record.Cmd of the kernel's decision on a slot switch.
-const SwitchDecision = "slot-switch"
 
 // ErrNoUpdatePath: an update request to firmware built without one.
 var ErrNoUpdatePath = errors.New("firmware: no update path configured")
 
-func (im *Implant) persistUpdate(r *Record) error { return im.persist(r, true) }
+func (im *Implant) persistUpdate(r *protocol.LogRecord) error { return im.persist(r, true) }
 
 // gateSwitch asks the pump kernel (PUMP-UPDATE-SWITCH) whether a slot switch
 // with a blackout of switchMs is safe now; the decision is logged with the
 // kernel state like any other step.
-func (im *Implant) gateSwitch(switchMs units.Millis) (bool, string, error) {
-	outs, err := im.step(pump.Input{Kind: pump.InSwitchRequest, NowMs: im.now(), SwitchMs: switchMs}, "switch-request", nil)
+func (im *Implant) gateSwitch(switchMs units.Millis) (bool, reason.Code, error) {
+	outs, err := im.step(pump.Input{Kind: pump.InSwitchRequest, NowMs: im.now(), SwitchMs: switchMs}, "switch-request", nil, nil)
 	if err != nil {
-		return false, "", err
+		return false, 0, err
 	}
 	for _, o := range outs.All() {
 		if o.Kind == pump.OutSwitch {
-			return o.Accepted, o.Reason.String(), nil
+			return o.Accepted, o.Reason, nil
 		}
 	}
-	return false, "no decision from the kernel", nil
+	return false, reason.UnknownCommand, errors.New("firmware: the pump kernel gave no switch decision")
 }
 
 // HandleUpdate serves one update request from the radio (see UpdOffer and

@@ -56,7 +56,7 @@ func newUpdWorld(t *testing.T) *updWorld {
 	u.world = newWorldWith(t, func(w *world) {
 		slots := update.Config{Storage: w.board.Storage, VendorID: vendorID, ClassID: classPump, DeviceKey: u.dev}
 		require.NoError(t, update.Provision(slots, root, u.factory, 1, 1, updChunk))
-		w.cfg.Update = &firmware.UpdateConfig{Slots: slots, SwitchMs: units.Second,
+		w.cfg.Update = &protocol.UpdateConfig{Slots: slots, SwitchMs: units.Second,
 			SelfTest: func(img []byte) error { return u.selfTestOK(img) }}
 	})
 	return u
@@ -76,38 +76,38 @@ func (u *updWorld) release(t testing.TB, img []byte, version, counter uint64, cl
 	return r
 }
 
-func req(t testing.TB, r *firmware.UpdateRequest) []byte {
-	b, err := firmware.EncodeUpdateRequest(r)
+func req(t testing.TB, r *protocol.UpdateRequest) []byte {
+	b, err := protocol.EncodeUpdateRequest(r)
 	require.NoError(t, err)
 	return b
 }
 
 // ackRecord verifies an update acknowledgement and decodes it.
-func (u *updWorld) ackRecord(t testing.TB, ack []byte) *firmware.Record {
+func (u *updWorld) ackRecord(t testing.TB, ack []byte) *protocol.LogRecord {
 	trust, err := wire.NewTrustList(u.keys.Signer.Public())
 	require.NoError(t, err)
 	v := wire.Verifier{DeviceID: device, Trust: trust, MaxFrame: wire.MaxFrame}
 	env, _, err := v.Verify(ack, wire.KindAck, wire.Freshness{NowMs: 0, MaxValidityMs: 1 << 40}, false)
 	require.NoError(t, err)
-	r, err := firmware.DecodeRecord(env.Body)
+	r, err := protocol.DecodeRecord(env.Body)
 	require.NoError(t, err)
 	return r
 }
 
 // push runs offer, chunks and finish, and the reboot a staged image asks
 // for; it returns the last update outcome and the first error.
-func (u *updWorld) push(t testing.TB, r *update.Release) (firmware.UpdateOutcome, error) {
-	out, _, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdOffer, Manifest: r.Manifest}))
-	if err != nil || out.Event != firmware.EvDownloading {
+func (u *updWorld) push(t testing.TB, r *update.Release) (protocol.UpdateOutcome, error) {
+	out, _, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdOffer, Manifest: r.Manifest}))
+	if err != nil || out.Event != protocol.EvDownloading {
 		return out, err
 	}
 	for i, c := range r.Chunks {
-		out, _, err = u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Index: uint32(i), Chunk: c}))
-		if err != nil || out.Event != firmware.EvChunkOK {
+		out, _, err = u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdChunk, Index: uint32(i), Chunk: c}))
+		if err != nil || out.Event != protocol.EvChunkStaged {
 			return out, err
 		}
 	}
-	out, _, err = u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdFinish}))
+	out, _, err = u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdFinish}))
 	if err != nil || !out.Reboot {
 		return out, err
 	}
@@ -121,10 +121,10 @@ func updateEvents(t testing.TB, st hal.Storage) []string {
 	var evs []string
 	for r, err := range implog.Decode(data) {
 		require.NoError(t, err)
-		rec, err := firmware.DecodeRecord(r.Payload)
+		rec, err := protocol.DecodeRecord(r.Payload)
 		require.NoError(t, err)
 		switch {
-		case rec.Type == firmware.RecUpdate:
+		case rec.Type == protocol.RecUpdate:
 			evs = append(evs, rec.Event)
 		case rec.Cmd == firmware.SwitchDecision:
 			evs = append(evs, fmt.Sprintf("switch:%v", rec.Accepted))
@@ -145,20 +145,20 @@ func TestUpdateStagedConfirmedAndLogged(t *testing.T) {
 	before := u.im.State()
 	out, err := u.push(t, u.release(t, img, 2, 2, classPump, u.mfr[0], u.mfr[2]))
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvStaged, out.Event)
+	require.Equal(t, protocol.EvStaged, out.Event)
 	assert.Equal(t, img, tested, "the self-test saw the new image")
 	assert.Equal(t, uint64(2), u.im.Image.Version)
 	assert.Equal(t, update.SlotB, u.im.Image.Slot)
 	after := u.im.State()
 	assert.Equal(t, before.Guard, after.Guard, "command counters survive the switch")
 	assert.Equal(t, before.Mode, after.Mode)
-	assert.Equal(t, []string{firmware.EvOffered, firmware.EvDownloading, "switch:true", firmware.EvStaged,
-		"switch:true", firmware.EvTrial, firmware.EvConfirmed}, updateEvents(t, u.board.Storage))
-	_, ack, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdStatus}))
+	assert.Equal(t, []string{protocol.EvOffered, protocol.EvDownloading, "switch:true", protocol.EvStaged,
+		"switch:true", protocol.EvTrial, protocol.EvConfirmed}, updateEvents(t, u.board.Storage))
+	_, ack, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdStatus}))
 	require.NoError(t, err)
 	st := u.ackRecord(t, ack)
-	assert.Equal(t, firmware.EvStatus, st.Event)
-	assert.Equal(t, firmware.EvConfirmed, st.Reason, "status names the last event")
+	assert.Equal(t, protocol.EvStatus, st.Event)
+	assert.Equal(t, protocol.EvConfirmed, st.Reason, "status names the last event")
 	assert.Equal(t, uint64(2), st.Version)
 	assert.Equal(t, uint64(2), st.Confirmed)
 	assert.Equal(t, "B", st.Slot)
@@ -196,10 +196,10 @@ func TestUpdateRefusals(t *testing.T) {
 			before, slotsBefore := u.im.State(), u.im.Image
 			out, err := u.push(t, tc.rel)
 			require.NoError(t, err)
-			require.Equal(t, firmware.EvRefused, out.Event)
+			require.Equal(t, protocol.EvRefused, out.Event)
 			require.ErrorIs(t, out.Err, tc.want)
 			evs := updateEvents(t, u.board.Storage)
-			assert.Equal(t, firmware.EvRefused, evs[len(evs)-1], "the refusal is logged")
+			assert.Equal(t, protocol.EvRefused, evs[len(evs)-1], "the refusal is logged")
 			assert.Equal(t, before.Guard, u.im.State().Guard)
 			assert.Equal(t, slotsBefore, u.im.Image)
 			require.NoError(t, u.im.Reboot())
@@ -222,17 +222,17 @@ func TestUpdateSwitchWaitsForTheKernel(t *testing.T) {
 	require.Equal(t, pump.ModeDelivering, u.im.State().Mode, "the bolus is in progress")
 	out, err := u.push(t, rel)
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvRefused, out.Event)
+	require.Equal(t, protocol.EvRefused, out.Event)
 	require.ErrorIs(t, out.Err, update.ErrSwitchRefused)
 	assert.Contains(t, out.Err.Error(), "bolus", "the kernel's reason is given")
 	assert.False(t, out.Reboot)
 	evs := updateEvents(t, u.board.Storage)
-	assert.Equal(t, []string{"switch:false", firmware.EvRefused}, evs[len(evs)-2:])
+	assert.Equal(t, []string{"switch:false", protocol.EvRefused}, evs[len(evs)-2:])
 
 	require.NoError(t, u.im.DeliveryDone())
-	out, _, err = u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdFinish}))
+	out, _, err = u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdFinish}))
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvStaged, out.Event, "%v", out.Err)
+	require.Equal(t, protocol.EvStaged, out.Event, "%v", out.Err)
 	require.NoError(t, u.im.Reboot())
 	assert.Equal(t, uint64(2), u.im.Image.Version)
 }
@@ -244,12 +244,12 @@ func TestUpdateFailedSelfTestReverts(t *testing.T) {
 	u.selfTestOK = func([]byte) error { return errors.New("not a program for this board") }
 	out, err := u.push(t, u.release(t, randBytes(t, 2*updChunk), 2, 3, classPump, u.mfr[0], u.mfr[1]))
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvStaged, out.Event)
+	require.Equal(t, protocol.EvStaged, out.Event)
 	assert.True(t, u.im.Image.Reverted)
 	assert.Equal(t, uint64(1), u.im.Image.Version)
 	evs := updateEvents(t, u.board.Storage)
-	assert.Equal(t, []string{firmware.EvTrial, firmware.EvReverted}, evs[len(evs)-2:])
-	_, ack, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdStatus}))
+	assert.Equal(t, []string{protocol.EvTrial, protocol.EvReverted}, evs[len(evs)-2:])
+	_, ack, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdStatus}))
 	require.NoError(t, err)
 	st := u.ackRecord(t, ack)
 	assert.Equal(t, uint64(1), st.Confirmed)
@@ -261,44 +261,20 @@ func TestUpdateFailedSelfTestReverts(t *testing.T) {
 func TestMalformedUpdateRequestsChangeNothing(t *testing.T) {
 	u := newUpdWorld(t)
 	before := u.im.State()
-	for _, b := range [][]byte{nil, {0xff}, {0xa1, 0x01, 0x09}, req(t, &firmware.UpdateRequest{Op: firmware.UpdOffer}),
-		req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Chunk: []byte{1}}), req(t, &firmware.UpdateRequest{Op: firmware.UpdFinish, Index: 3}),
-		req(t, &firmware.UpdateRequest{Op: firmware.UpdRoot}), req(t, &firmware.UpdateRequest{Op: firmware.UpdRoot, Root: []byte{1}, Index: 1}),
-		req(t, &firmware.UpdateRequest{Op: 9})} {
+	for _, b := range [][]byte{nil, {0xff}, {0xa1, 0x01, 0x09}, req(t, &protocol.UpdateRequest{Op: protocol.UpdOffer}),
+		req(t, &protocol.UpdateRequest{Op: protocol.UpdChunk, Chunk: []byte{1}}), req(t, &protocol.UpdateRequest{Op: protocol.UpdFinish, Index: 3}),
+		req(t, &protocol.UpdateRequest{Op: protocol.UpdRoot}), req(t, &protocol.UpdateRequest{Op: protocol.UpdRoot, Root: []byte{1}, Index: 1}),
+		req(t, &protocol.UpdateRequest{Op: 9})} {
 		out, ack, err := u.im.HandleUpdate(b)
 		require.NoError(t, err)
-		assert.ErrorIs(t, out.Err, firmware.ErrUpdateRequest)
+		assert.ErrorIs(t, out.Err, protocol.ErrUpdateRequest)
 		assert.NotEmpty(t, ack)
 	}
 	assert.Equal(t, before.Guard, u.im.State().Guard)
 	// A chunk before any offer is refused by the slots.
-	out, _, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Chunk: make([]byte, 40)}))
+	out, _, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdChunk, Chunk: make([]byte, 40)}))
 	require.NoError(t, err)
 	assert.ErrorIs(t, out.Err, update.ErrState)
-}
-
-// FuzzDecodeUpdateRequest: the decoder never panics and what it accepts
-// re-encodes to its input.
-func FuzzDecodeUpdateRequest(f *testing.F) {
-	for _, r := range []*firmware.UpdateRequest{
-		{Op: firmware.UpdOffer, Manifest: []byte{0xa2, 1, 2}},
-		{Op: firmware.UpdChunk, Index: 7, Chunk: make([]byte, 40)},
-		{Op: firmware.UpdFinish}, {Op: firmware.UpdStatus}, {Op: firmware.UpdRoot, Root: []byte{0xa2, 1, 2}},
-	} {
-		b, err := firmware.EncodeUpdateRequest(r)
-		require.NoError(f, err)
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := firmware.DecodeUpdateRequest(b)
-		if err != nil {
-			return
-		}
-		again, err := firmware.EncodeUpdateRequest(r)
-		if err != nil || !bytes.Equal(again, b) {
-			t.Fatalf("accepted a request that does not re-encode to itself: %v", err)
-		}
-	})
 }
 
 // TestUpdateChunkOverhead: a chunk request adds at most 16 bytes of CBOR to
@@ -309,7 +285,7 @@ func TestUpdateChunkOverhead(t *testing.T) {
 		index uint32
 		size  int
 	}{{0, 4096 + 16}, {255, 4096 + 16}, {70000, 4096 + 16}, {1023, 65536 + 16}} {
-		b := req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Index: tc.index, Chunk: make([]byte, tc.size)})
+		b := req(t, &protocol.UpdateRequest{Op: protocol.UpdChunk, Index: tc.index, Chunk: make([]byte, tc.size)})
 		overhead := len(b) - tc.size
 		t.Logf("chunk %d of %d ciphertext bytes: request %d bytes (+%d CBOR, +5 link framing)", tc.index, tc.size, len(b), overhead)
 		require.LessOrEqual(t, overhead, 16)
@@ -338,8 +314,8 @@ func TestUpdateRootRotation(t *testing.T) {
 		require.NoError(t, err)
 		return b
 	}
-	rotate := func(b []byte) firmware.UpdateOutcome {
-		out, ack, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdRoot, Root: b}))
+	rotate := func(b []byte) protocol.UpdateOutcome {
+		out, ack, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdRoot, Root: b}))
 		require.NoError(t, err)
 		require.NotEmpty(t, ack)
 		return out
@@ -354,11 +330,11 @@ func TestUpdateRootRotation(t *testing.T) {
 		{"the current keys only", u.mfr[:2], update.ErrThreshold},
 	} {
 		out := rotate(root(2, tc.signers...))
-		require.Equal(t, firmware.EvRefused, out.Event, tc.name)
+		require.Equal(t, protocol.EvRefused, out.Event, tc.name)
 		require.ErrorIs(t, out.Err, tc.want, tc.name)
 	}
 	out := rotate(root(2, append(u.mfr[:2:2], fresh[0], fresh[2])...))
-	require.Equal(t, firmware.EvRootRotated, out.Event, "%v", out.Err)
+	require.Equal(t, protocol.EvRootRotated, out.Event, "%v", out.Err)
 	out = rotate(root(2, append(u.mfr[:2:2], fresh[0], fresh[2])...))
 	require.ErrorIs(t, out.Err, update.ErrRollback, "the same version again")
 
@@ -367,10 +343,10 @@ func TestUpdateRootRotation(t *testing.T) {
 	require.ErrorIs(t, o.Err, update.ErrThreshold, "retired keys")
 	o, err = u.push(t, u.release(t, randBytes(t, 2*updChunk), 2, 2, classPump, fresh[1], fresh[2]))
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvStaged, o.Event, "%v", o.Err)
+	require.Equal(t, protocol.EvStaged, o.Event, "%v", o.Err)
 	require.Equal(t, uint64(2), u.im.Image.Version)
 	evs := updateEvents(t, u.board.Storage)
-	require.Contains(t, evs, firmware.EvRootRotated)
+	require.Contains(t, evs, protocol.EvRootRotated)
 }
 
 // TestResumedDownloadAsksOnlyForMissingChunks: after a broken transfer, the
@@ -379,10 +355,10 @@ func TestUpdateRootRotation(t *testing.T) {
 func TestResumedDownloadAsksOnlyForMissingChunks(t *testing.T) {
 	u := newUpdWorld(t)
 	rel := u.release(t, randBytes(t, 7*updChunk+3), 2, 2, classPump, u.mfr[0], u.mfr[1])
-	offer := func() *firmware.Record {
-		out, ack, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdOffer, Manifest: rel.Manifest}))
+	offer := func() *protocol.LogRecord {
+		out, ack, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdOffer, Manifest: rel.Manifest}))
 		require.NoError(t, err)
-		require.Equal(t, firmware.EvDownloading, out.Event, "%v", out.Err)
+		require.Equal(t, protocol.EvDownloading, out.Event, "%v", out.Err)
 		return u.ackRecord(t, ack)
 	}
 	first := offer()
@@ -392,9 +368,9 @@ func TestResumedDownloadAsksOnlyForMissingChunks(t *testing.T) {
 	}
 	sent := map[int]bool{0: true, 3: true, 4: true, 7: true}
 	for i := range sent {
-		out, _, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Index: uint32(i), Chunk: rel.Chunks[i]}))
+		out, _, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdChunk, Index: uint32(i), Chunk: rel.Chunks[i]}))
 		require.NoError(t, err)
-		require.Equal(t, firmware.EvChunkOK, out.Event)
+		require.Equal(t, protocol.EvChunkStaged, out.Event)
 	}
 	require.NoError(t, u.im.Reboot(), "a power cycle between the two offers")
 	again := offer()
@@ -402,13 +378,13 @@ func TestResumedDownloadAsksOnlyForMissingChunks(t *testing.T) {
 	for i, c := range rel.Chunks {
 		require.Equal(t, !sent[i], firmware.ChunkMissing(again.MissingMap, i), "chunk %d", i)
 		if !sent[i] {
-			out, _, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Index: uint32(i), Chunk: c}))
+			out, _, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdChunk, Index: uint32(i), Chunk: c}))
 			require.NoError(t, err)
-			require.Equal(t, firmware.EvChunkOK, out.Event)
+			require.Equal(t, protocol.EvChunkStaged, out.Event)
 		}
 	}
-	out, _, err := u.im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdFinish}))
+	out, _, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdFinish}))
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvStaged, out.Event, "%v", out.Err)
+	require.Equal(t, protocol.EvStaged, out.Event, "%v", out.Err)
 	require.Nil(t, firmware.MissingBitmap(nil))
 }

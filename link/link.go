@@ -18,7 +18,8 @@ const (
 	TypeBundle    byte = 'B' // relay → implant: a wire.Bundle; reply: ack envelope
 	TypeStatus    byte = 'S' // relay → implant: status request; reply: status ack envelope
 	TypeTelemetry byte = 'T' // relay → implant: telemetry request; reply: telemetry envelope
-	TypeUpdate    byte = 'U' // relay → implant: a firmware.UpdateRequest; reply: update ack envelope (empty for a staged chunk)
+	TypeUpdate    byte = 'U' // relay → implant: a protocol.UpdateRequest; reply: update ack envelope (empty for a staged chunk)
+	TypeQuery     byte = 'Q' // relay → implant: a protocol.CommandRef; reply: the implant's signed answer about that command
 	TypeSimulate  byte = 'Z' // simulator control (mock HAL only); reply: "ok"
 	TypeError     byte = 'E' // reply: the request could not be served
 	TypeReply     byte = 'R' // reply: payload follows

@@ -142,3 +142,27 @@ func DecodeAck(b []byte) (*Ack, error) {
 	}
 	return &a, nil
 }
+
+// MaxQuery bounds a query about one command (link.TypeQuery): a
+// CommandRef, encoded.
+const MaxQuery = 64
+
+var queryDec = dcbor.NewDecoder(dcbor.Limits{MaxNested: 2, MaxArray: 4, MaxMap: 4})
+
+// EncodeQuery encodes a query about one command.
+func EncodeQuery(ref CommandRef) ([]byte, error) { return dcbor.Marshal(&ref) }
+
+// DecodeQuery parses an untrusted query: bounded, canonical, a full digest.
+func DecodeQuery(b []byte) (CommandRef, error) {
+	var ref CommandRef
+	if len(b) > MaxQuery {
+		return ref, fmt.Errorf("%w: query of %d bytes", ErrAck, len(b))
+	}
+	if err := queryDec.UnmarshalCanonical(b, &ref); err != nil {
+		return ref, fmt.Errorf("%w: query: %w", ErrAck, err)
+	}
+	if len(ref.Digest) != sha256.Size {
+		return ref, fmt.Errorf("%w: query digest of %d bytes", ErrAck, len(ref.Digest))
+	}
+	return ref, nil
+}

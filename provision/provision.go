@@ -1,16 +1,11 @@
 // Package provision creates every key of one deployment — implant, clinic,
 // clinician, relay, manufacturer — and writes each party's files to its own
-// directory with mode 0600 (directories 0700), and loads them back.
+// directory with mode 0600 (directories 0700). The file names and the
+// loaders are package protocol's (protocol.LoadImplant and the others);
+// provisioning is the only writer.
 //
-// Layout under the root:
-//
-//	implant/      fhe-implant.sk, implant.key, trust.json, bind.key, fhe-clinic.pk, device.json
-//	clinic/       fhe-clinic.sk, clinician.key, fhe-implant.pk, bind.key, trust.json, device.json
-//	relay/        fhe-implant.relay, fhe-clinic.relay, relay.key, trust.json, checkpoint.skey, device.json
-//	manufacturer/ manufacturer.key
-//	public/       keys.json (every public signing key), checkpoint.vkey, device.json
-//
-// The relay directory never contains a CKKS secret key.
+// The relay directory never contains a CKKS secret key or the clinic's
+// acknowledgement seal key.
 package provision
 
 import (
@@ -23,24 +18,14 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/implantfhe/implantfhe/controller/clinical"
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/tlog"
 	"github.com/implantfhe/implantfhe/update"
 	"github.com/implantfhe/implantfhe/wire"
 )
-
-// Device describes the provisioned implant.
-type Device struct {
-	ID string `json:"id"`
-	// Kind is "pump" or "pacer".
-	Kind     string `json:"kind"`
-	ParamSet string `json:"param_set"`
-	Origin   string `json:"log_origin"`
-	// VendorID and ClassID name the firmware images this device takes.
-	VendorID uint32 `json:"vendor_id"`
-	ClassID  uint32 `json:"class_id"`
-}
 
 // Update path: the manufacturer's vendor ID, the device classes, and the
 // manufacturer keys (UpdateKeys of them, UpdateThreshold needed).
@@ -50,18 +35,11 @@ const (
 	ClassPacer      = 0x0201
 	UpdateKeys      = 3
 	UpdateThreshold = 2
-	// Files of the update path.
-	UpdateRootFile      = "update-root.cbor"  // implant/, public/: the signed trust root
-	UpdateDeviceKeyFile = "update-device.key" // implant/: X25519 key content keys are wrapped for
-	UpdateDevicePubFile = "update-device.pub" // public/: its public half, for packaging
 )
 
-// UpdateKeyFile is the file of manufacturer update key i (1-based).
-func UpdateKeyFile(i int) string { return fmt.Sprintf("update-%d.key", i) }
-
 // ClassOf is the device class of a device kind.
-func ClassOf(kind string) uint32 {
-	if kind == KindPacer {
+func ClassOf(kind protocol.DeviceKind) uint32 {
+	if kind == protocol.KindPacer {
 		return ClassPacer
 	}
 	return ClassPump
@@ -113,26 +91,48 @@ func writeTrust(dir string, keys ...wire.TrustedKey) error {
 	if err != nil {
 		return err
 	}
-	return write(dir, "trust.json", b)
+	return write(dir, protocol.FileTrust, b)
 }
 
-// Device kinds.
-const (
-	KindPump  = "pump"
-	KindPacer = "pacer"
-)
-
-// Generate provisions a new insulin-pump deployment under root.
-func Generate(root, deviceID string, set fhe.ParamSet, rnd io.Reader) error {
-	return GenerateKind(root, deviceID, KindPump, set, rnd)
+// Options are what a deployment is provisioned with.
+type Options struct {
+	DeviceID string
+	Kind     protocol.DeviceKind
+	Set      fhe.ParamSet
+	// Limits are the patient's limits (nil: protocol.DefaultLimits of the
+	// kind); the implant and the clinic get the same file.
+	Limits *protocol.Limits
+	// FirstCounter is where the clinic's command counter starts: the
+	// implant consumes counter 1 when it programs the limits at first boot.
+	// Zero means 1.
+	FirstCounter uint64
+	// Rand is the randomness for every key (nil: crypto/rand).
+	Rand io.Reader
 }
 
-// GenerateKind provisions a new deployment of a device kind under root.
-func GenerateKind(root, deviceID, kind string, set fhe.ParamSet, rnd io.Reader) error {
-	if kind != KindPump && kind != KindPacer {
-		return fmt.Errorf("provision: unknown device kind %q", kind)
+// Generate provisions a new deployment under root.
+func Generate(root string, o Options) error {
+	kind, rnd := o.Kind, o.Rand
+	if kind != protocol.KindPump && kind != protocol.KindPacer {
+		return fmt.Errorf("provision: %w: %s", protocol.ErrDeviceKind, kind)
 	}
-	if _, err := os.Stat(filepath.Join(root, "public", "device.json")); err == nil {
+	if o.DeviceID == "" || len(o.DeviceID) > wire.MaxDeviceID {
+		return fmt.Errorf("provision: device ID of %d bytes (1..%d)", len(o.DeviceID), wire.MaxDeviceID)
+	}
+	lim := protocol.DefaultLimits(kind)
+	if o.Limits != nil {
+		lim = *o.Limits
+	}
+	if err := lim.Check(kind); err != nil {
+		return fmt.Errorf("provision: %w", err)
+	}
+	limBytes, err := json.MarshalIndent(lim, "", "  ")
+	if err != nil {
+		return err
+	}
+	first := max(o.FirstCounter, 1)
+	deviceID, set := o.DeviceID, o.Set
+	if _, err := os.Stat(filepath.Join(root, "public", protocol.FileDevice)); err == nil {
 		return fmt.Errorf("%w: %s", ErrExists, root)
 	}
 	if rnd == nil {
@@ -173,7 +173,7 @@ func GenerateKind(root, deviceID, kind string, set fhe.ParamSet, rnd io.Reader) 
 	if err != nil {
 		return fmt.Errorf("provision: checkpoint key: %w", err)
 	}
-	dev, err := json.MarshalIndent(Device{ID: deviceID, Kind: kind, ParamSet: set.Name, Origin: origin,
+	dev, err := json.MarshalIndent(protocol.Device{ID: deviceID, Kind: kind, ParamSet: set.Name, Origin: origin,
 		VendorID: VendorID, ClassID: ClassOf(kind)}, "", "  ")
 	if err != nil {
 		return err
@@ -203,48 +203,57 @@ func GenerateKind(root, deviceID, kind string, set fhe.ParamSet, rnd io.Reader) 
 	if err != nil {
 		return fmt.Errorf("provision: update device key: %w", err)
 	}
+	sealKey, err := ecdh.X25519().GenerateKey(rnd)
+	if err != nil {
+		return fmt.Errorf("provision: acknowledgement seal key: %w", err)
+	}
 	implant, clinic, relay := filepath.Join(root, "implant"), filepath.Join(root, "clinic"), filepath.Join(root, "relay")
 	manu, public := filepath.Join(root, "manufacturer"), filepath.Join(root, "public")
 	steps := []func() error{
-		func() error { return writeBin(implant, "fhe-implant.sk", skI) },
-		func() error { return writeKey(implant, "implant.key", sign[guard.RoleImplant]) },
+		func() error { return writeBin(implant, protocol.FileImplantFHE, skI) },
+		func() error { return writeKey(implant, protocol.FileImplantKey, sign[guard.RoleImplant]) },
 		func() error {
 			return writeTrust(implant, sign[guard.RoleClinician].Public(), sign[guard.RoleRelay].Public())
 		},
-		func() error { return write(implant, "bind.key", bind) },
-		func() error { return writeBin(implant, "fhe-clinic.pk", skC.PublicKey()) },
-		func() error { return write(implant, "device.json", dev) },
+		func() error { return write(implant, protocol.FileBind, bind) },
+		func() error { return writeBin(implant, protocol.FileClinicFHEPub, skC.PublicKey()) },
+		func() error { return write(implant, protocol.FileDevice, dev) },
+		func() error { return write(implant, protocol.FileLimits, limBytes) },
+		func() error { return write(implant, protocol.FileAckSealPub, sealKey.PublicKey().Bytes()) },
 
-		func() error { return writeBin(clinic, "fhe-clinic.sk", skC) },
-		func() error { return writeKey(clinic, "clinician.key", sign[guard.RoleClinician]) },
-		func() error { return writeBin(clinic, "fhe-implant.pk", skI.PublicKey()) },
-		func() error { return write(clinic, "bind.key", bind) },
+		func() error { return writeBin(clinic, protocol.FileClinicFHE, skC) },
+		func() error { return writeKey(clinic, protocol.FileClinicianKey, sign[guard.RoleClinician]) },
+		func() error { return writeBin(clinic, protocol.FileImplantFHEPub, skI.PublicKey()) },
+		func() error { return write(clinic, protocol.FileBind, bind) },
 		func() error {
 			return writeTrust(clinic, sign[guard.RoleImplant].Public(), sign[guard.RoleRelay].Public())
 		},
-		func() error { return write(clinic, "device.json", dev) },
+		func() error { return write(clinic, protocol.FileDevice, dev) },
+		func() error { return write(clinic, protocol.FileLimits, limBytes) },
+		func() error { return write(clinic, protocol.FileAckSealKey, sealKey.Bytes()) },
+		func() error { return clinical.CreateCounter(filepath.Join(clinic, protocol.FileCounter), first) },
 
-		func() error { return writeBin(relay, "fhe-implant.relay", rkI) },
-		func() error { return writeBin(relay, "fhe-clinic.relay", rkC) },
-		func() error { return writeKey(relay, "relay.key", sign[guard.RoleRelay]) },
+		func() error { return writeBin(relay, protocol.FileImplantRelay, rkI) },
+		func() error { return writeBin(relay, protocol.FileClinicRelay, rkC) },
+		func() error { return writeKey(relay, protocol.FileRelayKey, sign[guard.RoleRelay]) },
 		func() error {
 			return writeTrust(relay, sign[guard.RoleClinician].Public(), sign[guard.RoleImplant].Public())
 		},
-		func() error { return write(relay, "checkpoint.skey", []byte(skey)) },
-		func() error { return write(relay, "device.json", dev) },
+		func() error { return write(relay, protocol.FileCheckpointSKey, []byte(skey)) },
+		func() error { return write(relay, protocol.FileDevice, dev) },
 
 		func() error {
 			for i, k := range mfr {
-				if err := writeKey(manu, UpdateKeyFile(i+1), k); err != nil {
+				if err := writeKey(manu, protocol.UpdateKeyFile(i+1), k); err != nil {
 					return err
 				}
 			}
 			return nil
 		},
-		func() error { return write(implant, UpdateRootFile, rootBytes) },
-		func() error { return write(implant, UpdateDeviceKeyFile, devKey.Bytes()) },
-		func() error { return write(public, UpdateRootFile, rootBytes) },
-		func() error { return write(public, UpdateDevicePubFile, devKey.PublicKey().Bytes()) },
+		func() error { return write(implant, protocol.FileUpdateRoot, rootBytes) },
+		func() error { return write(implant, protocol.FileUpdateDeviceKey, devKey.Bytes()) },
+		func() error { return write(public, protocol.FileUpdateRoot, rootBytes) },
+		func() error { return write(public, protocol.FileUpdateDevicePub, devKey.PublicKey().Bytes()) },
 
 		func() error {
 			var pubs []wire.TrustedKey
@@ -256,10 +265,10 @@ func GenerateKind(root, deviceID, kind string, set fhe.ParamSet, rnd io.Reader) 
 			if err != nil {
 				return err
 			}
-			return write(public, "keys.json", b)
+			return write(public, protocol.FilePublicKeys, b)
 		},
-		func() error { return write(public, "checkpoint.vkey", []byte(vkey)) },
-		func() error { return write(public, "device.json", dev) },
+		func() error { return write(public, protocol.FileCheckpointVKey, []byte(vkey)) },
+		func() error { return write(public, protocol.FileDevice, dev) },
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -267,37 +276,6 @@ func GenerateKind(root, deviceID, kind string, set fhe.ParamSet, rnd io.Reader) 
 		}
 	}
 	return nil
-}
-
-// ReadDevice reads a party's device.json.
-func ReadDevice(dir string) (Device, error) {
-	var d Device
-	b, err := os.ReadFile(filepath.Join(dir, "device.json"))
-	if err != nil {
-		return d, fmt.Errorf("provision: %w", err)
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		return d, fmt.Errorf("provision: device.json: %w", err)
-	}
-	return d, nil
-}
-
-// ReadSigningKey loads a private signing key file.
-func ReadSigningKey(dir, name string) (*wire.SigningKey, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return nil, fmt.Errorf("provision: %w", err)
-	}
-	return wire.UnmarshalSigningKey(b)
-}
-
-// ReadTrust loads a party's trust list.
-func ReadTrust(dir string) (*wire.TrustList, []wire.TrustedKey, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "trust.json"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("provision: %w", err)
-	}
-	return wire.UnmarshalTrustList(b)
 }
 
 // AddUpdateKeys generates n new manufacturer update keys in dir, numbered
@@ -308,7 +286,7 @@ func AddUpdateKeys(dir string, n int, rnd io.Reader) ([]*wire.SigningKey, error)
 	}
 	next := 1
 	for {
-		if _, err := os.Stat(filepath.Join(dir, UpdateKeyFile(next))); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, protocol.UpdateKeyFile(next))); err != nil {
 			break
 		}
 		next++
@@ -319,7 +297,7 @@ func AddUpdateKeys(dir string, n int, rnd io.Reader) ([]*wire.SigningKey, error)
 		if err != nil {
 			return nil, err
 		}
-		if err := writeKey(dir, UpdateKeyFile(next+i), k); err != nil {
+		if err := writeKey(dir, protocol.UpdateKeyFile(next+i), k); err != nil {
 			return nil, err
 		}
 		keys = append(keys, k)
@@ -327,68 +305,3 @@ func AddUpdateKeys(dir string, n int, rnd io.Reader) ([]*wire.SigningKey, error)
 	return keys, nil
 }
 
-// ReadUpdateKeys reads manufacturer update keys by number (update-N.key).
-func ReadUpdateKeys(dir string, nums ...int) ([]*wire.SigningKey, error) {
-	keys := make([]*wire.SigningKey, 0, len(nums))
-	for _, n := range nums {
-		k, err := ReadSigningKey(dir, UpdateKeyFile(n))
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, nil
-}
-
-// ReadUpdateRoot reads and checks a signed update trust root: it must be
-// signed by a threshold of its own keys.
-func ReadUpdateRoot(dir string) (*update.TrustRoot, error) {
-	b, err := ReadFile(dir, UpdateRootFile)
-	if err != nil {
-		return nil, err
-	}
-	sr, err := update.DecodeSignedRoot(b)
-	if err != nil {
-		return nil, fmt.Errorf("provision: %s: %w", UpdateRootFile, err)
-	}
-	r, err := sr.Verify()
-	if err != nil {
-		return nil, fmt.Errorf("provision: %s: %w", UpdateRootFile, err)
-	}
-	return r, nil
-}
-
-// ReadUpdateDeviceKey reads the implant's X25519 update key.
-func ReadUpdateDeviceKey(dir string) (*ecdh.PrivateKey, error) {
-	b, err := ReadFile(dir, UpdateDeviceKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	k, err := ecdh.X25519().NewPrivateKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("provision: %s: %w", UpdateDeviceKeyFile, err)
-	}
-	return k, nil
-}
-
-// ReadUpdateDevicePub reads a device's X25519 update public key.
-func ReadUpdateDevicePub(dir string) (*ecdh.PublicKey, error) {
-	b, err := ReadFile(dir, UpdateDevicePubFile)
-	if err != nil {
-		return nil, err
-	}
-	k, err := ecdh.X25519().NewPublicKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("provision: %s: %w", UpdateDevicePubFile, err)
-	}
-	return k, nil
-}
-
-// ReadFile reads one file of a party's directory.
-func ReadFile(dir, name string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return nil, fmt.Errorf("provision: %w", err)
-	}
-	return b, nil
-}

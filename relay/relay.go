@@ -11,8 +11,7 @@ import (
 	"fmt"
 
 	"github.com/implantfhe/implantfhe/fhe"
-	"github.com/implantfhe/implantfhe/firmware"
-	"github.com/implantfhe/implantfhe/kernel/pump"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/wire"
 )
 
@@ -27,8 +26,8 @@ type Device struct {
 	Signer   *wire.SigningKey // the relay's own key
 	// Limits are encrypted limit ciphertexts per command subkind.
 	Limits map[uint8]*fhe.Ciphertext
-	// SchemaFor gives the compared parameters of a subkind (nil: the pump's).
-	SchemaFor firmware.SchemaFunc
+	// Kind is the device's kind: its command schemas.
+	Kind protocol.DeviceKind
 	// counter is the relay's verdict counter for this device.
 	counter   uint64
 	lastCmd   uint64
@@ -36,13 +35,11 @@ type Device struct {
 	MaxCmdAge int64
 }
 
-// SetLimits stores encrypted limits for a command kind.
-func (d *Device) SetLimits(kind pump.CommandKind, ct []byte) error {
-	return d.SetLimitsSub(uint8(kind), ct)
-}
-
-// SetLimitsSub stores encrypted limits for any device's command subkind.
-func (d *Device) SetLimitsSub(sub uint8, ct []byte) error {
+// SetLimits stores encrypted limits for a command subkind of the device.
+func (d *Device) SetLimits(sub protocol.Subkind, ct []byte) error {
+	if _, ok := d.Kind.Schema(sub); !ok {
+		return fmt.Errorf("%w: %s %s compares nothing", ErrNoLimits, d.Kind, d.Kind.SubkindName(sub))
+	}
 	c, err := fhe.UnmarshalCiphertext(ct)
 	if err != nil {
 		return fmt.Errorf("relay: limits: %w", err)
@@ -52,13 +49,6 @@ func (d *Device) SetLimitsSub(sub uint8, ct []byte) error {
 	}
 	d.Limits[sub] = c
 	return nil
-}
-
-func (d *Device) schema(sub uint8) (fhe.Schema, bool) {
-	if d.SchemaFor != nil {
-		return d.SchemaFor(sub)
-	}
-	return firmware.PumpSchema(sub)
 }
 
 // Result is the relay's processing of one command.
@@ -90,7 +80,7 @@ func (d *Device) Process(frame []byte, nowMs int64) (*Result, error) {
 	res := &Result{Command: env}
 	bundle := wire.Bundle{Command: cmdFrame}
 	sub := env.Header.Subkind
-	if schema, ok := d.schema(sub); ok {
+	if schema, ok := d.Kind.Schema(sub); ok {
 		lim := d.Limits[sub]
 		if lim == nil {
 			return nil, fmt.Errorf("%w: subkind %d", ErrNoLimits, sub)

@@ -14,14 +14,10 @@ import (
 
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/link"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/tlog"
 	"github.com/implantfhe/implantfhe/wire"
 )
-
-// LimitsSubkind marks a clinician envelope that carries encrypted limits for
-// the relay (subkind = LimitsSubkind | command kind); the implant never
-// receives one.
-const LimitsSubkind = 0x80
 
 // Telemetry alert subkinds of the relay's signed alert results.
 const (
@@ -104,6 +100,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/limits", s.limits)
 	mux.HandleFunc("POST /v1/command", s.command)
 	mux.HandleFunc("GET /v1/status", s.status)
+	mux.HandleFunc("POST /v1/answer", s.answer)
 	mux.HandleFunc("POST /v1/telemetry", s.telemetry)
 	mux.HandleFunc("POST /v1/update", s.publishUpdate)
 	mux.HandleFunc("GET /v1/update/status", s.updateStatus)
@@ -132,7 +129,7 @@ func (s *Server) limits(w http.ResponseWriter, r *http.Request) {
 		_, err = s.Dev.Verifier.VerifyEnvelope(e, wire.KindCommand, wire.Freshness{LastCounter: s.Dev.lastCmd,
 			NowMs: e.Header.IssuedAtMs, MaxValidityMs: s.Dev.MaxCmdAge}, false)
 	}
-	if err == nil && e.Header.Subkind&LimitsSubkind == 0 {
+	if err == nil && e.Header.Subkind&protocol.LimitsFlag == 0 {
 		err = fmt.Errorf("relay: not a limits envelope")
 	}
 	if err != nil {
@@ -140,7 +137,7 @@ func (s *Server) limits(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Dev.lastCmd = e.Header.Counter
-	if err := s.Dev.SetLimitsSub(e.Header.Subkind&^LimitsSubkind, e.Body); err != nil {
+	if err := s.Dev.SetLimits(e.Header.Subkind&^protocol.LimitsFlag, e.Body); err != nil {
 		httpErr(w, http.StatusBadRequest, err)
 		return
 	}
@@ -249,6 +246,33 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	_, _ = w.Write(st)
+}
+
+// answer (POST /v1/answer) asks the implant for its signed answer about one
+// command (a CBOR protocol.CommandRef): what a controller does when the
+// relay failed to return an acknowledgement. The answer is logged.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 2*int64(protocol.MaxQuery)))
+	if err != nil || len(b) == 0 || len(b) > protocol.MaxQuery {
+		httpErr(w, http.StatusBadRequest, fmt.Errorf("relay: a query is 1..%d bytes", protocol.MaxQuery))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ack, err := s.linkCall(link.TypeQuery, b)
+	if err != nil {
+		httpErr(w, http.StatusBadGateway, err)
+		return
+	}
+	if _, err := s.verifyImplant(ack, wire.KindAck); err != nil {
+		httpErr(w, http.StatusBadGateway, fmt.Errorf("relay: implant answer: %w", err))
+		return
+	}
+	if _, err := s.appendLog(ack); err != nil {
+		httpErr(w, http.StatusInternalServerError, err)
+		return
+	}
+	_, _ = w.Write(ack)
 }
 
 // telemetry pulls an encrypted glucose batch from the implant, evaluates

@@ -6,11 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/link"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/update"
 	"github.com/implantfhe/implantfhe/wire"
 )
@@ -23,16 +22,16 @@ const MaxRelease = update.MaxImageSize + (update.MaxImageSize/update.MinChunkSiz
 // signed acknowledgement (base64), its decoded event, and the relay log
 // entry that holds it.
 type UpdateEvent struct {
-	Event    string `json:"event"`
-	Error    string `json:"error,omitempty"`
-	Version  uint64 `json:"version,omitempty"`
-	SecCtr   uint64 `json:"security_counter,omitempty"`
-	Slot     string `json:"slot,omitempty"`
-	Phase    string `json:"phase,omitempty"`
-	LogIndex uint64 `json:"log_index"`
-	Ack      string `json:"ack,omitempty"`
+	Event    protocol.Event `json:"event"`
+	Error    string         `json:"error,omitempty"`
+	Version  uint64         `json:"version,omitempty"`
+	SecCtr   uint64         `json:"security_counter,omitempty"`
+	Slot     string         `json:"slot,omitempty"`
+	Phase    string         `json:"phase,omitempty"`
+	LogIndex uint64         `json:"log_index"`
+	Ack      string         `json:"ack,omitempty"`
 	// MissingMap is a "downloading" event's bitmap of the chunks to send
-	// (firmware.ChunkMissing); nil means all of them.
+	// (protocol.ChunkMissing); nil means all of them.
 	MissingMap []byte `json:"-"`
 }
 
@@ -55,7 +54,7 @@ type UpdateResponse struct {
 
 // Done reports whether the update ended confirmed.
 func (r *UpdateResponse) Done() bool {
-	return len(r.Events) > 0 && r.Events[len(r.Events)-1].Event == firmware.EvConfirmed
+	return len(r.Events) > 0 && r.Events[len(r.Events)-1].Event == protocol.EvConfirmed
 }
 
 // Last is the last event.
@@ -72,9 +71,7 @@ const (
 	finishRetryDelay = 150 * time.Millisecond
 )
 
-func switchRefused(ev UpdateEvent) bool {
-	return ev.Event == firmware.EvRefused && strings.Contains(ev.Error, update.ErrSwitchRefused.Error())
-}
+func switchRefused(ev UpdateEvent) bool { return ev.Event == protocol.EvSwitchRefused }
 
 // Pusher drives firmware updates over one radio link (a connection to the
 // implant's link port): every request/reply exchange, the radio byte count,
@@ -104,8 +101,8 @@ func (p *Pusher) Last() UpdateEvent {
 
 // Call sends one update request and returns the event of its
 // acknowledgement; ok is false for an empty reply (a staged chunk).
-func (p *Pusher) Call(req *firmware.UpdateRequest) (ev UpdateEvent, ok bool, err error) {
-	b, err := firmware.EncodeUpdateRequest(req)
+func (p *Pusher) Call(req *protocol.UpdateRequest) (ev UpdateEvent, ok bool, err error) {
+	b, err := protocol.EncodeUpdateRequest(req)
 	if err != nil {
 		return ev, false, err
 	}
@@ -140,16 +137,16 @@ func (p *Pusher) Call(req *firmware.UpdateRequest) (ev UpdateEvent, ok bool, err
 // reboots into it), a status request that brings back the outcome.
 func (p *Pusher) Push(rel *update.Release) error {
 	start := time.Now()
-	ev, _, err := p.Call(&firmware.UpdateRequest{Op: firmware.UpdOffer, Manifest: rel.Manifest})
-	if err != nil || ev.Event != firmware.EvDownloading {
+	ev, _, err := p.Call(&protocol.UpdateRequest{Op: protocol.UpdOffer, Manifest: rel.Manifest})
+	if err != nil || ev.Event != protocol.EvDownloading {
 		return err
 	}
 	for i, c := range rel.Chunks {
-		if ev.MissingMap != nil && !firmware.ChunkMissing(ev.MissingMap, i) {
+		if ev.MissingMap != nil && !protocol.ChunkMissing(ev.MissingMap, i) {
 			continue // staged before (a resumed download)
 		}
 		// A staged chunk gets an empty reply; a refusal, a signed one.
-		_, refused, err := p.Call(&firmware.UpdateRequest{Op: firmware.UpdChunk, Index: uint32(i), Chunk: c})
+		_, refused, err := p.Call(&protocol.UpdateRequest{Op: protocol.UpdChunk, Index: uint32(i), Chunk: c})
 		if err != nil {
 			return err
 		}
@@ -163,18 +160,18 @@ func (p *Pusher) Push(rel *update.Release) error {
 		if try > 0 {
 			time.Sleep(finishRetryDelay)
 		}
-		if _, _, err := p.Call(&firmware.UpdateRequest{Op: firmware.UpdFinish}); err != nil {
+		if _, _, err := p.Call(&protocol.UpdateRequest{Op: protocol.UpdFinish}); err != nil {
 			return err
 		}
 		if !switchRefused(p.Last()) {
 			break
 		}
 	}
-	if p.Last().Event != firmware.EvStaged {
+	if p.Last().Event != protocol.EvStaged {
 		return nil
 	}
 	p.StagedMs = time.Since(start).Milliseconds()
-	_, _, err = p.Call(&firmware.UpdateRequest{Op: firmware.UpdStatus})
+	_, _, err = p.Call(&protocol.UpdateRequest{Op: protocol.UpdStatus})
 	return err
 }
 
@@ -193,29 +190,29 @@ func (s *Server) updateEvent(ack []byte) (UpdateEvent, error) {
 	if err != nil {
 		return UpdateEvent{}, fmt.Errorf("relay: implant update ack: %w", err)
 	}
-	r, err := firmware.DecodeRecord(e.Body)
+	a, err := protocol.DecodeAck(e.Body)
 	if err != nil {
 		return UpdateEvent{}, fmt.Errorf("relay: implant update ack: %w", err)
 	}
-	if r.Type != firmware.RecUpdate {
-		return UpdateEvent{}, fmt.Errorf("relay: implant answered an update with a %q record", r.Type)
+	if a.Kind != protocol.AckUpdate {
+		return UpdateEvent{}, fmt.Errorf("relay: implant answered an update with a %s acknowledgement", a.Kind)
 	}
 	i, err := s.appendLog(ack)
 	if err != nil {
 		return UpdateEvent{}, err
 	}
-	ev := EventOf(r)
+	ev := EventOf(a.Update)
 	ev.LogIndex, ev.Ack = i, base64.StdEncoding.EncodeToString(ack)
 	return ev, nil
 }
 
-// EventOf is the event an implant update record stands for. A status
-// reply stands for the last update event the implant logged.
-func EventOf(r *firmware.Record) UpdateEvent {
+// EventOf is the event an implant's update information stands for. A
+// status reply stands for the last update event the implant logged.
+func EventOf(r *protocol.UpdateInfo) UpdateEvent {
 	ev := UpdateEvent{Event: r.Event, Error: r.Error, Version: r.Version, SecCtr: r.SecCtr, Slot: r.Slot, Phase: r.Phase,
 		MissingMap: r.MissingMap}
-	if r.Event == firmware.EvStatus && r.Reason != "" {
-		ev.Event = r.Reason
+	if r.Event == protocol.EvStatus && r.Last != protocol.EvNone {
+		ev.Event = r.Last
 	}
 	return ev
 }
@@ -256,7 +253,7 @@ func (s *Server) publishUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.Close()
-	p := &Pusher{RW: c, Ack: s.updateEvent, Events: []UpdateEvent{{Event: "published", LogIndex: mi}}}
+	p := &Pusher{RW: c, Ack: s.updateEvent, Events: []UpdateEvent{{Event: protocol.EvPublished, LogIndex: mi}}}
 	err = p.Push(rel)
 	resp.Events, resp.Chunks, resp.ChunkBytes, resp.RadioBytes = p.Events, p.Chunks, p.ChunkBytes, p.Bytes
 	resp.TransferMs, resp.StagedMs = time.Since(start).Milliseconds(), p.StagedMs
@@ -287,12 +284,12 @@ func (s *Server) rotateRoot(w http.ResponseWriter, r *http.Request) {
 		httpErr(w, http.StatusInternalServerError, err)
 		return
 	}
-	s.callOnce(w, &firmware.UpdateRequest{Op: firmware.UpdRoot, Root: b})
+	s.callOnce(w, &protocol.UpdateRequest{Op: protocol.UpdRoot, Root: b})
 }
 
 // callOnce sends one update request to the implant and answers with the
 // event of its logged, verified acknowledgement. The caller holds s.mu.
-func (s *Server) callOnce(w http.ResponseWriter, req *firmware.UpdateRequest) {
+func (s *Server) callOnce(w http.ResponseWriter, req *protocol.UpdateRequest) {
 	c, err := s.dialUpdate()
 	if err != nil {
 		httpErr(w, http.StatusBadGateway, err)
@@ -316,5 +313,5 @@ func (s *Server) callOnce(w http.ResponseWriter, req *firmware.UpdateRequest) {
 func (s *Server) updateStatus(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.callOnce(w, &firmware.UpdateRequest{Op: firmware.UpdStatus})
+	s.callOnce(w, &protocol.UpdateRequest{Op: protocol.UpdStatus})
 }
