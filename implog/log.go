@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/implantfhe/implantfhe/hal"
+	"github.com/implantfhe/implantfhe/logchain"
 )
 
 // Log is an open hash-chained log. It is safe for concurrent use.
@@ -38,24 +39,19 @@ func Open(st hal.Storage, name string) (*Log, Recovery, error) {
 	if err != nil && !errors.Is(err, hal.ErrNotFound) {
 		return nil, Recovery{}, fmt.Errorf("implog: open %q: %w", name, err)
 	}
-	s := scanner{data: data}
-	for {
-		if _, ok := s.next(); !ok {
-			break
-		}
-	}
-	rec := Recovery{Records: s.seq}
+	seq, head, end, serr := logchain.Scan(data)
+	rec := Recovery{Records: seq}
 	switch {
-	case s.err == nil:
-	case errors.Is(s.err, ErrTornTail):
-		rec.TornBytes = int64(len(data) - s.off)
-		if err := st.Truncate(name, int64(s.off)); err != nil {
+	case serr == nil:
+	case errors.Is(serr, ErrTornTail):
+		rec.TornBytes = int64(len(data) - end)
+		if err := st.Truncate(name, int64(end)); err != nil {
 			return nil, rec, fmt.Errorf("implog: open %q: truncating %d-byte torn tail: %w", name, rec.TornBytes, err)
 		}
 	default:
-		return nil, rec, fmt.Errorf("implog: open %q: %w", name, s.err)
+		return nil, rec, fmt.Errorf("implog: open %q: %w", name, serr)
 	}
-	return &Log{st: st, name: name, seq: s.seq, head: s.head, size: int64(s.off)}, rec, nil
+	return &Log{st: st, name: name, seq: seq, head: head, size: int64(end)}, rec, nil
 }
 
 // Append adds payload as the next record and returns its seq once the record
@@ -73,7 +69,7 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 	}
 	seq := l.seq + 1
 	var h Hash
-	l.buf, h = appendRecord(l.buf[:0], seq, &l.head, payload)
+	l.buf, h = logchain.AppendRecord(l.buf[:0], seq, &l.head, payload)
 	err := l.st.Append(l.name, l.buf)
 	if err == nil {
 		err = l.st.Sync(l.name)

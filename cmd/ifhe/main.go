@@ -1,10 +1,12 @@
 // Command ifhe is the clinician's controller:
 //
-//	ifhe provision -out DIR -device ID [-kind pump|pacer] [-set ProdN14]
-//	ifhe limits    -clinic DIR -relay URL -counter N -max-bolus CU            (pump)
-//	ifhe limits    -clinic DIR -relay URL -counter N -min-lrl PPM -max-url PPM (pacer)
-//	ifhe bolus     -clinic DIR -relay URL -counter N -amount CU
-//	ifhe rate      -clinic DIR -relay URL -counter N -lrl PPM -url PPM
+//	ifhe provision -out DIR -device ID [-kind pump|pacer] [-set ProdN14] [limits]
+//	    pump limits:  -max-bolus U -max-basal U/h -max-iob U -max-daily U -min-bolus-interval MS -suspend-below MG/DL -basal U/h
+//	    pacer limits: -min-lrl PPM -max-url PPM
+//	ifhe limits    -clinic DIR -relay URL                  (the provisioned limits, encrypted, to the relay)
+//	ifhe bolus     -clinic DIR -relay URL -amount U        (e.g. -amount 2.50)
+//	ifhe rate      -clinic DIR -relay URL -lrl PPM -url PPM
+//	ifhe status    -clinic DIR -relay URL
 //	ifhe alerts    -clinic DIR -relay URL
 //	ifhe verify-log -public DIR -relay URL [-checkpoint FILE]
 //	ifhe verify-implant-log -log FILE
@@ -14,6 +16,21 @@
 //	ifhe update rotate  -manufacturer DIR -public DIR -old 1,2 -new 3 -threshold 2 -out FILE
 //	ifhe update publish-root -clinic DIR -relay URL -root FILE
 //
+// Clinical values are typed in their units with at most two decimals
+// (insulin in U, rates in U/h, pacing rates in whole ppm); base prefixes,
+// exponents, signs and trailing arguments are refused, and the command is
+// echoed in units before it is sent. Command counters come from the
+// clinic's counter file (DIR/counter): each is reserved durably before the
+// command is built, so no counter is ever used twice, even across a crash.
+// The limits the relay compares against are the provisioned limits.json,
+// the same values the implant programmed at first boot.
+//
+// Every answer shown is the implant's signed acknowledgement, checked to
+// answer the command sent; when the relay fails, ifhe asks the implant
+// (through the relay) about the command before it reports the outcome.
+// Exit status: 0 executed (or done), 1 error, 3 refused (by the relay or the
+// kernel), 4 outcome unknown.
+//
 // update sign is the manufacturer's step: the image is encrypted under a
 // fresh content key wrapped for the device (public/update-device.pub) and
 // the manifest signed with the named manufacturer keys (the implant needs
@@ -21,8 +38,7 @@
 // the implant and logs every step; status asks the implant for its update
 // state. rotate replaces the manufacturer keys: a new root, one version up,
 // signed by a threshold of the current keys and by the new ones, which
-// publish-root sends to the implant. Every answer shown is the implant's
-// signed acknowledgement.
+// publish-root sends to the implant.
 //
 // Keys are written with mode 0600. Every command is encrypted under the
 // implant's CKKS key and signed with the clinician key; the relay never sees
@@ -39,17 +55,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/implantfhe/implantfhe/controller"
+	"github.com/implantfhe/implantfhe/controller/clinical"
 	"github.com/implantfhe/implantfhe/fhe"
-	"github.com/implantfhe/implantfhe/firmware"
-	"github.com/implantfhe/implantfhe/implog"
-	"github.com/implantfhe/implantfhe/kernel/pacer"
-	"github.com/implantfhe/implantfhe/kernel/pump"
+	"github.com/implantfhe/implantfhe/logchain"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/tlog"
-	"github.com/implantfhe/implantfhe/wire"
 )
 
 func main() {
@@ -60,7 +72,7 @@ func main() {
 	switch os.Args[1] {
 	case "provision":
 		err = cmdProvision(os.Args[2:])
-	case "limits", "bolus", "rate", "alerts":
+	case "limits", "bolus", "rate", "alerts", "status":
 		err = cmdClinic(os.Args[1], os.Args[2:])
 	case "verify-log":
 		err = cmdVerifyLog(os.Args[2:])
@@ -74,14 +86,23 @@ func main() {
 	default:
 		usage()
 	}
-	if err != nil {
+	var ee *exitError
+	var re *controller.RelayError
+	switch {
+	case errors.As(err, &ee):
+		fmt.Println(ee.msg)
+		os.Exit(ee.code)
+	case errors.As(err, &re) && re.Status/100 == 4:
+		fmt.Fprintln(os.Stderr, "ifhe:", err)
+		os.Exit(exitRefused)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "ifhe:", err)
 		os.Exit(1)
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: ifhe provision|limits|bolus|rate|alerts|verify-log|verify-implant-log|update sign|publish|status|rotate|publish-root [flags] (see go doc ./cmd/ifhe)")
+	fmt.Fprintln(os.Stderr, "usage: ifhe provision|limits|bolus|rate|status|alerts|verify-log|verify-implant-log|update sign|publish|status|rotate|publish-root [flags] (see go doc ./cmd/ifhe)")
 	os.Exit(2)
 }
 
@@ -89,75 +110,93 @@ func cmdProvision(args []string) error {
 	fs := flag.NewFlagSet("provision", flag.ExitOnError)
 	out := fs.String("out", "", "directory to create")
 	id := fs.String("device", "", "device ID")
-	kind := fs.String("kind", provision.KindPump, "pump or pacer")
+	kindName := fs.String("kind", "pump", "pump or pacer")
 	set := fs.String("set", fhe.ProdN14.Name, "FHE parameter set")
+	dp := protocol.DefaultPumpLimits
+	dc := protocol.DefaultPacerLimits
+	fs.Var(clinical.Dose(&dp.MaxBolusCU), "max-bolus", "pump: maximum bolus, U (default 3.00)")
+	fs.Var(clinical.BasalRate(&dp.MaxBasalCUPerHour), "max-basal", "pump: maximum basal rate, U/h (default 2.00)")
+	fs.Var(clinical.Dose(&dp.MaxIOBCU), "max-iob", "pump: maximum insulin on board, U (default 6.00)")
+	fs.Var(clinical.Dose(&dp.MaxDailyCU), "max-daily", "pump: maximum in any 24 h, U (default 40.00)")
+	fs.Var(clinical.Interval(&dp.MinBolusIntervalMs), "min-bolus-interval", "pump: minimum time between boluses, ms (default 900000: 15 min)")
+	fs.Var(clinical.Glucose(&dp.SuspendBelowMgDL), "suspend-below", "pump: no insulin below this glucose, mg/dL (default 70)")
+	fs.Var(clinical.BasalRate(&dp.ScheduledBasalCUph), "basal", "pump: scheduled basal rate, U/h (default 0.00)")
+	fs.Var(clinical.PulseRate(&dc.MinLRL), "min-lrl", "pacer: lowest programmable lower rate limit, ppm (default 40)")
+	fs.Var(clinical.PulseRate(&dc.MaxURL), "max-url", "pacer: highest programmable upper rate limit, ppm (default 150)")
 	_ = fs.Parse(args)
+	if err := clinical.NoTrailing(fs); err != nil {
+		return err
+	}
 	if *out == "" || *id == "" {
 		return errors.New("provision: -out and -device are required")
+	}
+	kind, err := protocol.ParseDeviceKind(*kindName)
+	if err != nil {
+		return err
 	}
 	ps, err := fhe.ParamSetByName(*set)
 	if err != nil {
 		return err
 	}
-	if err := provision.GenerateKind(*out, *id, *kind, ps, nil); err != nil {
+	lim := protocol.Limits{Pump: &dp}
+	if kind == protocol.KindPacer {
+		lim = protocol.Limits{Pacer: &dc}
+	}
+	if err := provision.Generate(*out, provision.Options{DeviceID: *id, Kind: kind, Set: ps, Limits: &lim}); err != nil {
 		return err
 	}
-	fmt.Printf("provisioned %s %s with %s under %s (implant/, clinic/, relay/, manufacturer/, public/)\n", *kind, *id, ps.Name, *out)
+	fmt.Printf("provisioned %s %s with %s under %s (implant/, clinic/, relay/, manufacturer/, public/)\n", kind, *id, ps.Name, *out)
+	fmt.Printf("patient limits: %s\n", describeLimits(kind, &lim))
 	return nil
 }
+
+func describeLimits(kind protocol.DeviceKind, l *protocol.Limits) string {
+	if kind == protocol.KindPacer {
+		return fmt.Sprintf("LRL at least %s, URL at most %s", clinical.FormatPPM(l.Pacer.MinLRL), clinical.FormatPPM(l.Pacer.MaxURL))
+	}
+	p := l.Pump
+	return fmt.Sprintf("max bolus %s, max basal %s, max IOB %s, max daily %s, minimum bolus interval %s, suspend below %s, scheduled basal %s",
+		clinical.FormatCentiUnits(p.MaxBolusCU), clinical.FormatCentiUnitsPerHour(p.MaxBasalCUPerHour), clinical.FormatCentiUnits(p.MaxIOBCU),
+		clinical.FormatCentiUnits(p.MaxDailyCU), clinical.FormatMillis(p.MinBolusIntervalMs), clinical.FormatMgDL(p.SuspendBelowMgDL),
+		clinical.FormatCentiUnitsPerHour(p.ScheduledBasalCUph))
+}
+
+// Exit codes.
+const (
+	exitRefused = 3
+	exitUnknown = 4
+)
+
+// exitError carries an exit code.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
 
 func cmdClinic(verb string, args []string) error {
 	fs := flag.NewFlagSet(verb, flag.ExitOnError)
 	dir := fs.String("clinic", "", "the clinic's key directory")
 	relayURL := fs.String("relay", "", "relay base URL")
-	counter := fs.Uint64("counter", 0, "command counter (strictly increasing)")
-	amount := fs.Int64("amount", 0, "bolus, 0.01 U")
-	maxBolus := fs.Int64("max-bolus", 0, "limit: maximum bolus, 0.01 U")
-	lrl := fs.Int64("lrl", 0, "lower rate limit, ppm")
-	url := fs.Int64("url", 0, "upper rate limit, ppm")
-	minLRL := fs.Int64("min-lrl", 0, "limit: minimum LRL, ppm")
-	maxURL := fs.Int64("max-url", 0, "limit: maximum URL, ppm")
+	var amount, lrl, url int64
+	fs.Var(clinical.Dose(&amount), "amount", "bolus, U (e.g. 2.50)")
+	fs.Var(clinical.PulseRate(&lrl), "lrl", "lower rate limit, ppm")
+	fs.Var(clinical.PulseRate(&url), "url", "upper rate limit, ppm")
 	_ = fs.Parse(args)
+	if err := clinical.NoTrailing(fs); err != nil {
+		return err
+	}
 	if *dir == "" || *relayURL == "" {
 		return fmt.Errorf("%s: -clinic and -relay are required", verb)
 	}
-	dev, err := provision.ReadDevice(*dir)
+	k, err := protocol.LoadClinic(*dir)
 	if err != nil {
 		return err
 	}
-	signer, err := provision.ReadSigningKey(*dir, "clinician.key")
-	if err != nil {
-		return err
-	}
-	b, err := provision.ReadFile(*dir, "fhe-implant.pk")
-	if err != nil {
-		return err
-	}
-	pk, err := fhe.UnmarshalPublicKey(b)
-	if err != nil {
-		return err
-	}
-	bind, err := provision.ReadFile(*dir, "bind.key")
-	if err != nil {
-		return err
-	}
-	if b, err = provision.ReadFile(*dir, "fhe-clinic.sk"); err != nil {
-		return err
-	}
-	skC, err := fhe.UnmarshalSecretKeys(b)
-	if err != nil {
-		return err
-	}
-	trust, _, err := provision.ReadTrust(*dir)
-	if err != nil {
-		return err
-	}
-	v := wire.Verifier{DeviceID: dev.ID, Trust: trust, MaxFrame: wire.MaxFrame}
-	ctl := &controller.Controller{DeviceID: dev.ID, Signer: signer, Implant: pk, BindKey: bind, ValidityMs: 60_000}
-	if dev.Kind == provision.KindPacer {
-		ctl.SchemaFor = firmware.PacerSchema
-	}
-	cl := &controller.Client{Relay: strings.TrimRight(*relayURL, "/"), Clinic: skC, Implant: v, RelayV: v}
+	dev := k.Device
+	ctl := controller.New(k)
+	cl := controller.NewClient(*relayURL, k)
 	if verb == "alerts" {
 		n, _, err := cl.LowGlucoseCount()
 		if err != nil {
@@ -169,55 +208,116 @@ func cmdClinic(verb string, args []string) error {
 		}
 		return nil
 	}
-	if *counter == 0 {
-		return fmt.Errorf("%s: -counter is required (strictly above every counter used before)", verb)
-	}
-	now, err := cl.ImplantTime()
+	now, st, err := cl.Status()
 	if err != nil {
 		return err
 	}
-	var sub uint8
+	if verb == "status" {
+		fmt.Printf("implant %s (%s): mode %s, last command counter %d, log head %d, time %d ms\n", dev.ID, dev.Kind, st.Mode, st.LastCounter, st.LogSeq, now)
+		return nil
+	}
+	var sub protocol.Subkind
 	var values []int64
+	var what string
 	switch {
-	case verb == "limits" && dev.Kind == provision.KindPacer:
-		ct, err := ctl.EncryptLimitsSub(uint8(pacer.CmdProgram), *minLRL, *maxURL)
-		if err != nil {
-			return err
-		}
-		return cl.UploadLimits(ctl, *counter, now, uint8(pacer.CmdProgram), ct)
 	case verb == "limits":
-		ct, err := ctl.EncryptLimits(pump.CmdBolus, *maxBolus)
+		sub = protocol.PumpBolus
+		if dev.Kind == protocol.KindPacer {
+			sub = protocol.PacerProgram
+		}
+		what = "limits (" + describeLimits(dev.Kind, &k.Limits) + ")"
+	case verb == "bolus" && dev.Kind == protocol.KindPump:
+		if !flagSet(fs, "amount") {
+			return errors.New("bolus: -amount is required (U, e.g. 2.50)")
+		}
+		sub, values, what = protocol.PumpBolus, []int64{amount}, "bolus of "+clinical.FormatCentiUnits(amount)
+	case verb == "rate" && dev.Kind == protocol.KindPacer:
+		if !flagSet(fs, "lrl") || !flagSet(fs, "url") {
+			return errors.New("rate: -lrl and -url are required (ppm)")
+		}
+		sub, values = protocol.PacerProgram, []int64{lrl, url}
+		what = fmt.Sprintf("pacing rates LRL %s, URL %s", clinical.FormatPPM(lrl), clinical.FormatPPM(url))
+	default:
+		return fmt.Errorf("%s: not a command of a %s", verb, dev.Kind)
+	}
+	ctr, err := clinical.OpenCounter(filepath.Join(*dir, protocol.FileCounter))
+	if err != nil {
+		return err
+	}
+	defer ctr.Close()
+	// The implant's signed status says which counters it consumed: never
+	// reserve one at or below it.
+	if err := ctr.AdvanceTo(st.LastCounter); err != nil {
+		return err
+	}
+	n, err := ctr.Next()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: %s to %s %s (counter %d)\n", verb, what, dev.Kind, dev.ID, n)
+	if verb == "limits" {
+		lv, err := k.Limits.LimitValues(dev.Kind, sub)
 		if err != nil {
 			return err
 		}
-		return cl.UploadLimits(ctl, *counter, now, uint8(pump.CmdBolus), ct)
-	case verb == "bolus":
-		sub, values = uint8(pump.CmdBolus), []int64{*amount}
-	case verb == "rate":
-		sub, values = uint8(pacer.CmdProgram), []int64{*lrl, *url}
+		ct, err := ctl.EncryptLimits(sub, lv...)
+		if err != nil {
+			return err
+		}
+		env, err := ctl.LimitsEnvelope(sub, n, now, ct)
+		if err != nil {
+			return err
+		}
+		if err := cl.UploadLimits(env); err != nil {
+			return err
+		}
+		fmt.Println("relay holds the encrypted limits")
+		return nil
 	}
-	env, err := ctl.CommandSub(sub, verb, *counter, now, values...)
+	env, err := ctl.Command(sub, n, now, values...)
 	if err != nil {
 		return err
 	}
-	f, err := env.Marshal()
-	if err != nil {
-		return err
-	}
-	s, err := cl.Send(f, false)
-	if err != nil {
-		return err
-	}
-	a := s.Ack
+	s, err := cl.Send(env)
+	var nr *controller.NotReceivedError
+	var uo *controller.UnknownOutcomeError
 	switch {
-	case a.Type == firmware.RecRefused:
-		fmt.Printf("refused by the implant: %s\n", a.Error)
-	case a.Accepted:
-		fmt.Printf("executed (counter %d); relay log entries %v\n", a.Ctr, s.Response.LogIndices)
-	default:
-		fmt.Printf("refused by the kernel: %s; alerts %v\n", a.Reason, a.Alerts)
+	case errors.As(err, &nr):
+		return &exitError{exitRefused, fmt.Sprintf("not executed: %v", nr)}
+	case errors.As(err, &uo):
+		return &exitError{exitUnknown, uo.Error()}
+	case err != nil:
+		return err
 	}
-	return nil
+	return report(s)
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// report prints the implant's signed answer and turns a refusal into its
+// exit code.
+func report(s *controller.Sent) error {
+	a, p := s.Ack.Ack, s.Ack.Private
+	if s.Recovered {
+		fmt.Printf("the relay failed (%v); the implant's signed answer, asked for:\n", s.RelayErr)
+	}
+	switch {
+	case a.Kind == protocol.AckRefused:
+		return &exitError{exitRefused, fmt.Sprintf("refused by the implant: %s (%s)", a.Refusal, p.Detail)}
+	case p.Accepted:
+		fmt.Printf("executed (counter %d); relay log entries %v\n", a.Answers.Counter, s.Response.LogIndices)
+		return nil
+	default:
+		alerts := make([]string, len(p.Alerts))
+		for i, x := range p.Alerts {
+			alerts[i] = x.String()
+		}
+		return &exitError{exitRefused, fmt.Sprintf("refused by the kernel: %s; alerts %v", p.Reason, alerts)}
+	}
 }
 
 func cmdVerifyLog(args []string) error {
@@ -229,14 +329,11 @@ func cmdVerifyLog(args []string) error {
 	if *pub == "" || *relayURL == "" {
 		return errors.New("verify-log: -public and -relay are required")
 	}
-	vkey, err := provision.ReadFile(*pub, "checkpoint.vkey")
+	pk, err := protocol.LoadPublic(*pub)
 	if err != nil {
 		return err
 	}
-	nv, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
-	if err != nil {
-		return err
-	}
+	nv := pk.Checkpoint
 	var older *tlog.Checkpoint
 	if *saved != "" {
 		if b, err := os.ReadFile(*saved); err == nil {
@@ -277,7 +374,7 @@ func cmdVerifyImplantLog(args []string) error {
 	if err != nil {
 		return err
 	}
-	n, head, err := implog.Verify(data)
+	n, head, err := logchain.Verify(data)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/implantfhe/implantfhe/controller"
-	"github.com/implantfhe/implantfhe/firmware"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/update"
 	"github.com/implantfhe/implantfhe/wire"
@@ -46,14 +46,11 @@ func cmdUpdateSign(args []string) error {
 	if *mdir == "" || *pub == "" || *image == "" || *out == "" || *version == 0 || *counter == 0 {
 		return errors.New("update sign: -manufacturer, -public, -image, -version, -counter and -out are required")
 	}
-	dev, err := provision.ReadDevice(*pub)
+	pk, err := protocol.LoadPublic(*pub)
 	if err != nil {
 		return err
 	}
-	dk, err := provision.ReadUpdateDevicePub(*pub)
-	if err != nil {
-		return err
-	}
+	dev, dk := pk.Device, pk.UpdatePub
 	signers, err := readUpdateKeys(*mdir, *keys)
 	if err != nil {
 		return fmt.Errorf("update sign: %w", err)
@@ -95,7 +92,7 @@ func readUpdateKeys(dir, list string) ([]*wire.SigningKey, error) {
 		}
 		nums = append(nums, n)
 	}
-	return provision.ReadUpdateKeys(dir, nums...)
+	return protocol.LoadUpdateKeys(dir, nums...)
 }
 
 // cmdUpdateRotate is the manufacturer's key rotation: new keys are
@@ -114,10 +111,11 @@ func cmdUpdateRotate(args []string) error {
 	if *mdir == "" || *pub == "" || *out == "" {
 		return errors.New("update rotate: -manufacturer, -public and -out are required")
 	}
-	cur, err := provision.ReadUpdateRoot(*pub)
+	pk, err := protocol.LoadPublic(*pub)
 	if err != nil {
 		return err
 	}
+	cur := pk.UpdateRoot
 	oldKeys, err := readUpdateKeys(*mdir, *old)
 	if err != nil {
 		return fmt.Errorf("update rotate: %w", err)
@@ -145,11 +143,11 @@ func cmdUpdateRotate(args []string) error {
 	if err := os.WriteFile(*out, b, 0o600); err != nil {
 		return err
 	}
-	tmp := filepath.Join(*pub, provision.UpdateRootFile+".tmp")
+	tmp := filepath.Join(*pub, protocol.FileUpdateRoot+".tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(*pub, provision.UpdateRootFile)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(*pub, protocol.FileUpdateRoot)); err != nil {
 		return err
 	}
 	fmt.Printf("rotated the update root to v%d: %d new keys, %d required, signed by %d current and %d new keys (%s)\n",
@@ -167,16 +165,11 @@ func cmdUpdateRelay(verb string, args []string) error {
 	if *dir == "" || *relayURL == "" {
 		return fmt.Errorf("update %s: -clinic and -relay are required", verb)
 	}
-	dev, err := provision.ReadDevice(*dir)
+	k, err := protocol.LoadClinic(*dir)
 	if err != nil {
 		return err
 	}
-	trust, _, err := provision.ReadTrust(*dir)
-	if err != nil {
-		return err
-	}
-	cl := &controller.Client{Relay: strings.TrimRight(*relayURL, "/"),
-		Implant: wire.Verifier{DeviceID: dev.ID, Trust: trust, MaxFrame: wire.MaxFrame}}
+	cl := controller.NewClient(*relayURL, k)
 	if verb == "publish-root" {
 		if *rootFile == "" {
 			return errors.New("update publish-root: -root is required")
@@ -221,12 +214,13 @@ func cmdUpdateRelay(verb string, args []string) error {
 
 // describeUpdate is one line for an implant update acknowledgement. A
 // status names the running image; other events the image they concern.
-func describeUpdate(r *firmware.Record) string {
+func describeUpdate(v *controller.Verified) string {
+	r := v.Ack.Update
 	var s string
-	if r.Event == firmware.EvStatus {
+	if r.Event == protocol.EvStatus {
 		last := ""
-		if r.Reason != "" {
-			last = " (last event: " + r.Reason + ")"
+		if r.Last != protocol.EvNone {
+			last = " (last event: " + r.Last.String() + ")"
 		}
 		s = fmt.Sprintf("implant: status%s — running slot %s version %d, phase %s, confirmed security counter %d, trust root v%d",
 			last, r.Slot, r.Version, r.Phase, r.Confirmed, r.RootVersion)
@@ -236,6 +230,9 @@ func describeUpdate(r *firmware.Record) string {
 	}
 	if r.Error != "" {
 		s += ": " + r.Error
+	}
+	if v.Private != nil && v.Private.Reason != 0 {
+		s += " (kernel: " + v.Private.Reason.String() + ")"
 	}
 	return s
 }

@@ -27,7 +27,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/hal"
 	"github.com/implantfhe/implantfhe/hal/board"
@@ -37,7 +36,7 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/link"
-	"github.com/implantfhe/implantfhe/provision"
+	"github.com/implantfhe/implantfhe/protocol"
 )
 
 // buildVersion names this build (set with -ldflags "-X main.buildVersion=...").
@@ -69,42 +68,25 @@ type options struct {
 	board     string
 }
 
-func loadKeys(dir string) (firmware.Keys, provision.Device, error) {
-	var k firmware.Keys
-	dev, err := provision.ReadDevice(dir)
+func loadKeys(dir string) (firmware.Keys, *protocol.ImplantKeys, error) {
+	k, err := protocol.LoadImplant(dir)
 	if err != nil {
-		return k, dev, err
+		return firmware.Keys{}, nil, err
 	}
-	b, err := provision.ReadFile(dir, "fhe-implant.sk")
-	if err != nil {
-		return k, dev, err
-	}
-	if k.FHE, err = fhe.UnmarshalSecretKeys(b); err != nil {
-		return k, dev, err
-	}
-	if b, err = provision.ReadFile(dir, "fhe-clinic.pk"); err != nil {
-		return k, dev, err
-	}
-	if k.Clinic, err = fhe.UnmarshalPublicKey(b); err != nil {
-		return k, dev, err
-	}
-	if k.Signer, err = provision.ReadSigningKey(dir, "implant.key"); err != nil {
-		return k, dev, err
-	}
-	if k.Trust, _, err = provision.ReadTrust(dir); err != nil {
-		return k, dev, err
-	}
-	k.BindKey, err = provision.ReadFile(dir, "bind.key")
-	return k, dev, err
+	return firmware.KeysOf(k), k, nil
 }
 
 // pumpSwitchMs is the blackout the pump declares for a slot switch (a
 // reboot of this firmware; the kernel's MaxSwitchMs bounds it).
 const pumpSwitchMs = 2 * units.Second
 
-// Limits programmed at provisioning (adult profile).
-var provisionedLimits = pump.Limits{MaxBolus: 500, MaxBasal: 200, MaxIOB: 1500, MaxDaily: 4000,
-	MinBolusInterval: 0, SuspendBelow: 70, ScheduledBasal: 0}
+// pumpLimits are the kernel's limits from the provisioned limits.json (the
+// clinic encrypts the same file's values for the relay).
+func pumpLimits(l *protocol.PumpLimits) pump.Limits {
+	return pump.Limits{MaxBolus: units.CentiUnits(l.MaxBolusCU), MaxBasal: units.CentiUnitsPerHour(l.MaxBasalCUPerHour),
+		MaxIOB: units.CentiUnits(l.MaxIOBCU), MaxDaily: units.CentiUnits(l.MaxDailyCU), MinBolusInterval: units.Millis(l.MinBolusIntervalMs),
+		SuspendBelow: units.MgDL(l.SuspendBelowMgDL), ScheduledBasal: units.CentiUnitsPerHour(l.ScheduledBasalCUph)}
+}
 
 // devices opens the HAL: the board's when a description is given, else the
 // simulator. radio is the board's serial port (nil for the simulator);
@@ -146,22 +128,23 @@ func run(o options) error {
 	if o.keys == "" {
 		return errors.New("-keys is required")
 	}
-	keys, dev, err := loadKeys(o.keys)
+	keys, k, err := loadKeys(o.keys)
 	if err != nil {
 		return err
 	}
-	if dev.Kind == provision.KindPacer {
+	dev := k.Device
+	if dev.Kind == protocol.KindPacer {
 		if o.board != "" || o.state == "" {
 			return errors.New("the pacemaker firmware runs on the simulated HAL with -state (no board pacer loop yet)")
 		}
-		return runPacer(keys, o.keys, dev, o.state, o.listen, o.tick)
+		return runPacer(keys, o.keys, k, o.state, o.listen, o.tick)
 	}
 	hb, radio, glucose, stateDir, err := devices(o)
 	if err != nil {
 		return err
 	}
 	cfg := firmware.Config{DeviceID: dev.ID, Pump: pump.DefaultConfig(pump.ProfileAdult), LogName: "implant.log"}
-	if cfg.Update, err = updateConfig(o.keys, o.board, dev, hb.Storage, cfg.LogName, pumpSwitchMs); err != nil {
+	if cfg.Update, err = updateConfig(o.keys, o.board, k, hb.Storage, cfg.LogName, pumpSwitchMs); err != nil {
 		return err
 	}
 	im, err := firmware.Boot(cfg, keys, hb)
@@ -172,7 +155,7 @@ func run(o options) error {
 	if im.State().Mode == pump.ModeInit {
 		// First boot: program the provisioned limits (out of band).
 		s := im.State()
-		out, _, err := im.HandleProgram(pump.Command{Kind: pump.CmdProgramLimits, Limits: provisionedLimits,
+		out, _, err := im.HandleProgram(pump.Command{Kind: pump.CmdProgramLimits, Limits: pumpLimits(k.Limits.Pump),
 			Header: guard.Header{Counter: s.Guard.LastCounter + 1, IssuedAtMs: im.Now(), ExpiresAtMs: im.Now() + units.Second, Signer: guard.RoleClinician}})
 		if err != nil || !out.Accepted {
 			return fmt.Errorf("programming limits: %v %s", err, out.Reason)
@@ -258,6 +241,8 @@ func handle(typ byte, payload []byte, im *firmware.Implant, glucose *sim.Glucose
 		return ack, nil
 	case link.TypeStatus:
 		return im.Status()
+	case link.TypeQuery:
+		return im.Answer(payload)
 	case link.TypeTelemetry:
 		return im.Telemetry()
 	case link.TypeUpdate:

@@ -19,12 +19,8 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/pacer"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/link"
-	"github.com/implantfhe/implantfhe/provision"
+	"github.com/implantfhe/implantfhe/protocol"
 )
-
-// Patient limits programmed out of band at provisioning: the relay holds
-// them only encrypted.
-var provisionedPacerLimits = pacer.Limits{MinLRL: 40, MaxURL: 150}
 
 // pacerSwitchMs is the blackout the pacemaker declares for a slot switch;
 // the kernel grants it only if backup pacing stays within the lower-rate
@@ -32,14 +28,15 @@ var provisionedPacerLimits = pacer.Limits{MinLRL: 40, MaxURL: 150}
 const pacerSwitchMs units.Millis = 200
 
 // runPacer runs the pacemaker firmware on the simulated HAL.
-func runPacer(keys firmware.Keys, keysDir string, dev provision.Device, stateDir, listen string, tick time.Duration) error {
+func runPacer(keys firmware.Keys, keysDir string, k *protocol.ImplantKeys, stateDir, listen string, tick time.Duration) error {
+	dev := k.Device
 	st, err := filestore.Open(stateDir)
 	if err != nil {
 		return err
 	}
 	clock := sim.NewClock()
 	board := hal.Board{Pacer: sim.NewPacer(), Clock: clock, Storage: st}
-	upd, err := updateConfig(keysDir, "", dev, st, "implant.log", pacerSwitchMs)
+	upd, err := updateConfig(keysDir, "", k, st, "implant.log", pacerSwitchMs)
 	if err != nil {
 		return err
 	}
@@ -48,7 +45,10 @@ func runPacer(keys firmware.Keys, keysDir string, dev provision.Device, stateDir
 		return err
 	}
 	if s := im.State(); s.Guard.LastCounter == 0 {
-		out, err := im.HandleProgram(pacer.Command{Kind: pacer.CmdSetLimits, Limits: provisionedPacerLimits,
+		// First boot: the patient's limits from the provisioned limits.json
+		// (the relay holds them only encrypted).
+		lim := pacer.Limits{MinLRL: pacer.PPM(k.Limits.Pacer.MinLRL), MaxURL: pacer.PPM(k.Limits.Pacer.MaxURL)}
+		out, err := im.HandleProgram(pacer.Command{Kind: pacer.CmdSetLimits, Limits: lim,
 			Header: guard.Header{Counter: 1, IssuedAtMs: im.Now(), ExpiresAtMs: im.Now() + units.Second, Signer: guard.RoleClinician}})
 		if err != nil || !out.Accepted {
 			return fmt.Errorf("programming patient limits: %v %s", err, out.Reason)

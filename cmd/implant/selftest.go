@@ -17,8 +17,7 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
-	"github.com/implantfhe/implantfhe/model/pumpinv"
-	"github.com/implantfhe/implantfhe/provision"
+	"github.com/implantfhe/implantfhe/protocol"
 )
 
 // Self-test failures.
@@ -120,15 +119,11 @@ func checkKeys(dir string) (string, error) {
 	if dir == "" {
 		return "", errors.New("no -keys directory")
 	}
-	_, dev, err := loadKeys(dir)
+	_, k, err := loadKeys(dir)
 	if err != nil {
 		return "", err
 	}
-	_, trusted, err := provision.ReadTrust(dir)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("device %s, %d trusted keys, FHE secret key, signing key, binding key", dev.ID, len(trusted)), nil
+	return fmt.Sprintf("device %s (%s), every key file checked: FHE keys, signing key, trust list, binding key, seal key, update root and key, limits", k.Device.ID, k.Device.Kind), nil
 }
 
 // checkHAL reaches every device of the board description without driving
@@ -173,15 +168,18 @@ func checkHAL(boardPath string) (string, error) {
 	return "sim (storage, clock, pump)", nil
 }
 
-// kernelScript runs the pump kernel through a short script under the
-// reference observer (model/pumpinv), which checks every requirement on
-// every step, and checks each decision the script expects.
+// kernelScript runs the pump kernel through a short script and checks each
+// decision and mode the script expects, and that nothing is delivered in
+// Alarm or Fault. (The model checker's observer is not linked into the
+// firmware: the self-test checks this build's kernel against known answers.)
 func kernelScript() (string, error) {
 	cfg := pump.DefaultConfig(pump.ProfileAdult)
 	if err := cfg.Validate(); err != nil {
 		return "", err
 	}
-	s, ghost := pump.NewState(), pumpinv.Ghost{}
+	s := pump.NewState()
+	lim := pumpLimits(&protocol.DefaultPumpLimits)
+	lim.MinBolusInterval = 0 // the script's boluses come back to back
 	now := units.Millis(0)
 	hdr := func(ctr uint64, issued units.Millis, signer guard.Role) guard.Header {
 		return guard.Header{Counter: ctr, IssuedAtMs: issued, ExpiresAtMs: issued + units.Minute, Signer: signer}
@@ -196,7 +194,7 @@ func kernelScript() (string, error) {
 		mode pump.Mode   // expected mode after the step; ModeInit means "don't care"
 	}{
 		{"reservoir", pump.Input{Kind: pump.InHAL, HAL: pump.HALReservoir, ReservoirCU: 20000}, 0, pump.ModeInit},
-		{"program limits", pump.Input{Kind: pump.InCommand, Cmd: pump.Command{Kind: pump.CmdProgramLimits, Limits: provisionedLimits, Header: hdr(1, 0, guard.RoleClinician)}}, reason.OK, pump.ModeIdle},
+		{"program limits", pump.Input{Kind: pump.InCommand, Cmd: pump.Command{Kind: pump.CmdProgramLimits, Limits: lim, Header: hdr(1, 0, guard.RoleClinician)}}, reason.OK, pump.ModeIdle},
 		{"glucose", pump.Input{Kind: pump.InGlucose, Glucose: 120}, 0, pump.ModeIdle},
 		{"bolus 3.00 U", bolus(300, guard.VerdictWithin, hdr(2, 0, guard.RoleClinician)), reason.OK, pump.ModeInit},
 		{"delivery done", pump.Input{Kind: pump.InHAL, HAL: pump.HALDeliveryDone}, 0, pump.ModeIdle},
@@ -220,8 +218,8 @@ func kernelScript() (string, error) {
 			in.GlucoseAtMs = now
 		}
 		nxt, outs := pump.Step(&cfg, s, in)
-		if vs := pumpinv.Observe(&cfg, &ghost, s, in, outs, nxt); len(vs) > 0 {
-			return "", fmt.Errorf("%w: step %d (%s): %v", ErrKernelScript, i, st.name, vs[0])
+		if (nxt.Mode == pump.ModeAlarm || nxt.Mode == pump.ModeFault) && outs.Delivered() != 0 {
+			return "", fmt.Errorf("%w: step %d (%s): %d delivered in %v", ErrKernelScript, i, st.name, outs.Delivered(), nxt.Mode)
 		}
 		s = nxt
 		if in.Kind == pump.InCommand {
@@ -239,5 +237,5 @@ func kernelScript() (string, error) {
 			return "", fmt.Errorf("%w: step %d (%s): mode %v, want %v", ErrKernelScript, i, st.name, s.Mode, st.mode)
 		}
 	}
-	return fmt.Sprintf("%d steps, %d requirements observed, 0 violations", len(script), len(pumpinv.IDs)), nil
+	return fmt.Sprintf("%d steps, every decision and mode as expected", len(script)), nil
 }

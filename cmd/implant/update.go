@@ -12,7 +12,7 @@ import (
 	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/hal"
 	"github.com/implantfhe/implantfhe/kernel/units"
-	"github.com/implantfhe/implantfhe/provision"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/update"
 )
 
@@ -28,16 +28,9 @@ const (
 // boot (no log, no update state) slot A is provisioned with this program's
 // executable. Update state missing on a device that has already run is
 // refused: re-provisioning would reset the anti-rollback counter.
-func updateConfig(keysDir, boardPath string, dev provision.Device, st hal.Storage, logName string, switchMs units.Millis) (*firmware.UpdateConfig, error) {
-	root, err := provision.ReadUpdateRoot(keysDir)
-	if err != nil {
-		return nil, err
-	}
-	dk, err := provision.ReadUpdateDeviceKey(keysDir)
-	if err != nil {
-		return nil, err
-	}
-	cfg := update.Config{Storage: st, VendorID: dev.VendorID, ClassID: dev.ClassID, DeviceKey: dk}
+func updateConfig(keysDir, boardPath string, k *protocol.ImplantKeys, st hal.Storage, logName string, switchMs units.Millis) (*firmware.UpdateConfig, error) {
+	root, dev := k.UpdateRoot, k.Device
+	cfg := update.Config{Storage: st, VendorID: dev.VendorID, ClassID: dev.ClassID, DeviceKey: k.UpdateDeviceKey}
 	if _, err := update.Open(cfg); errors.Is(err, update.ErrNotProvisioned) {
 		if _, lerr := st.ReadAll(logName); !errors.Is(lerr, hal.ErrNotFound) {
 			return nil, fmt.Errorf("update state missing on a device whose log exists (%v): refusing to re-provision the factory image", lerr)

@@ -15,14 +15,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/implantfhe/implantfhe/fhe"
-	"github.com/implantfhe/implantfhe/firmware"
-	"github.com/implantfhe/implantfhe/provision"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/relay"
 	"github.com/implantfhe/implantfhe/tlog"
 	"github.com/implantfhe/implantfhe/wire"
@@ -43,56 +39,22 @@ func run(keys, data, listen, implantAddr string) error {
 	if keys == "" || data == "" || implantAddr == "" {
 		return errors.New("-keys, -data and -implant are required")
 	}
-	dev, err := provision.ReadDevice(keys)
+	k, err := protocol.LoadRelay(keys)
 	if err != nil {
 		return err
 	}
-	b, err := provision.ReadFile(keys, "fhe-implant.relay")
+	dev := k.Device
+	lg, err := tlog.Open(filepath.Join(data, "log"), k.Checkpoint, dev.Origin)
 	if err != nil {
 		return err
 	}
-	rkI, err := fhe.UnmarshalRelayKeys(b)
-	if err != nil {
-		return err
-	}
-	if b, err = provision.ReadFile(keys, "fhe-clinic.relay"); err != nil {
-		return err
-	}
-	rkC, err := fhe.UnmarshalRelayKeys(b)
-	if err != nil {
-		return err
-	}
-	signer, err := provision.ReadSigningKey(keys, "relay.key")
-	if err != nil {
-		return err
-	}
-	trust, trusted, err := provision.ReadTrust(keys)
-	if err != nil {
-		return err
-	}
-	skey, err := provision.ReadFile(keys, "checkpoint.skey")
-	if err != nil {
-		return err
-	}
-	ns, err := note.NewSigner(strings.TrimSpace(string(skey)))
-	if err != nil {
-		return fmt.Errorf("checkpoint key: %w", err)
-	}
-	lg, err := tlog.Open(filepath.Join(data, "log"), ns, dev.Origin)
-	if err != nil {
-		return err
-	}
-	_ = trusted
 	srv := &relay.Server{
-		Dev: &relay.Device{ID: dev.ID, Eval: fhe.NewRelay(rkI), Signer: signer, MaxCmdAge: 5 * 60 * 1000,
-			Verifier: wire.Verifier{DeviceID: dev.ID, Trust: trust, MaxFrame: wire.MaxFrame}},
-		Clinic:   fhe.NewRelay(rkC),
-		Implant:  wire.Verifier{DeviceID: dev.ID, Trust: trust, MaxFrame: wire.MaxFrame},
+		Dev: &relay.Device{ID: dev.ID, Kind: dev.Kind, Eval: fhe.NewRelay(k.Implant), Signer: k.Signer, MaxCmdAge: 5 * 60 * 1000,
+			Verifier: wire.Verifier{DeviceID: dev.ID, Trust: k.Trust, MaxFrame: wire.MaxFrame}},
+		Clinic:   fhe.NewRelay(k.Clinic),
+		Implant:  wire.Verifier{DeviceID: dev.ID, Trust: k.Trust, MaxFrame: wire.MaxFrame},
 		Log:      lg,
 		LinkAddr: implantAddr,
-	}
-	if dev.Kind == provision.KindPacer {
-		srv.Dev.SchemaFor = firmware.PacerSchema
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

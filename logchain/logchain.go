@@ -1,4 +1,10 @@
-package implog
+// Package logchain is the implant log's record format: length, sequence and
+// checksum header, the previous record's hash, the payload and the record's
+// own hash (SHA-256 over a domain tag, the sequence, the previous hash and
+// the payload). Auditors verify a log image with it offline; package implog
+// writes and recovers the log on the implant's storage with it. It links no
+// device code.
+package logchain
 
 import (
 	"bytes"
@@ -84,8 +90,8 @@ func recordHash(seq uint64, prev *Hash, payload []byte) Hash {
 	return out
 }
 
-// appendRecord encodes a record onto dst and returns it with the record's hash.
-func appendRecord(dst []byte, seq uint64, prev *Hash, payload []byte) ([]byte, Hash) {
+// AppendRecord encodes a record onto dst and returns it with the record's hash.
+func AppendRecord(dst []byte, seq uint64, prev *Hash, payload []byte) ([]byte, Hash) {
 	var hdr [HeaderSize]byte
 	binary.BigEndian.PutUint32(hdr[0:4], uint32(len(payload)))
 	binary.BigEndian.PutUint64(hdr[4:12], seq)
@@ -151,6 +157,18 @@ func (s *scanner) next() (Record, bool) {
 	}
 	s.seq, s.head, s.off = want, r.Hash, s.off+size
 	return r, true
+}
+
+// Scan walks a whole log image and returns the number of records that
+// verify, the last one's hash, the offset where they end, and why the walk
+// stopped early (nil, ErrTornTail wrapped, or a *ChainError).
+func Scan(data []byte) (n uint64, head Hash, end int, err error) {
+	s := scanner{data: data}
+	for {
+		if _, ok := s.next(); !ok {
+			return s.seq, s.head, s.off, s.err
+		}
+	}
 }
 
 // Verify checks a whole log image offline. It returns the number of records
