@@ -21,9 +21,9 @@ import (
 	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/hal/sim"
 	"github.com/implantfhe/implantfhe/implog"
-	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/link"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/relay"
 	"github.com/implantfhe/implantfhe/wire"
@@ -47,36 +47,33 @@ func buildImplant(t *testing.T, dir string) string {
 }
 
 type parties struct {
-	ctl *controller.Controller
-	dev *relay.Device
+	ctl    *controller.Controller
+	client *controller.Client // opens acknowledgements; never dials
+	dev    *relay.Device
+}
+
+// testLimits are the published defaults with a 5.00 U maximum bolus and no
+// minimum bolus interval: the scripted runs send boluses back to back.
+func testLimits() *protocol.Limits {
+	l := protocol.DefaultLimits(protocol.KindPump)
+	l.Pump.MaxBolusCU, l.Pump.MinBolusIntervalMs = 500, 0
+	return &l
 }
 
 func loadParties(t *testing.T, keys string) *parties {
-	clinic, rdir := filepath.Join(keys, "clinic"), filepath.Join(keys, "relay")
-	signer, err := provision.ReadSigningKey(clinic, "clinician.key")
+	ck, err := protocol.LoadClinic(filepath.Join(keys, "clinic"))
 	require.NoError(t, err)
-	b, err := provision.ReadFile(clinic, "fhe-implant.pk")
-	require.NoError(t, err)
-	pk, err := fhe.UnmarshalPublicKey(b)
-	require.NoError(t, err)
-	bind, err := provision.ReadFile(clinic, "bind.key")
-	require.NoError(t, err)
-	b, err = provision.ReadFile(rdir, "fhe-implant.relay")
-	require.NoError(t, err)
-	rk, err := fhe.UnmarshalRelayKeys(b)
-	require.NoError(t, err)
-	rsign, err := provision.ReadSigningKey(rdir, "relay.key")
-	require.NoError(t, err)
-	trust, _, err := provision.ReadTrust(rdir)
+	rk, err := protocol.LoadRelay(filepath.Join(keys, "relay"))
 	require.NoError(t, err)
 	p := &parties{
-		ctl: &controller.Controller{DeviceID: device, Signer: signer, Implant: pk, BindKey: bind, ValidityMs: 60_000},
-		dev: &relay.Device{ID: device, Eval: fhe.NewRelay(rk), Signer: rsign, MaxCmdAge: 300_000,
-			Verifier: wire.Verifier{DeviceID: device, Trust: trust, MaxFrame: wire.MaxFrame}},
+		ctl:    controller.New(ck),
+		client: controller.NewClient("", ck),
+		dev: &relay.Device{ID: device, Kind: protocol.KindPump, Eval: fhe.NewRelay(rk.Implant), Signer: rk.Signer, MaxCmdAge: 300_000,
+			Verifier: wire.Verifier{DeviceID: device, Trust: rk.Trust, MaxFrame: wire.MaxFrame}},
 	}
-	lim, err := p.ctl.EncryptLimits(pump.CmdBolus, 500)
+	lim, err := p.ctl.EncryptLimits(protocol.PumpBolus, 500)
 	require.NoError(t, err)
-	require.NoError(t, p.dev.SetLimits(pump.CmdBolus, lim))
+	require.NoError(t, p.dev.SetLimits(protocol.PumpBolus, lim))
 	return p
 }
 
@@ -134,7 +131,7 @@ func call(conn net.Conn, typ byte, payload []byte) ([]byte, error) {
 func TestKillAtRandomPointsLosesNothingAndRepeatsNothing(t *testing.T) {
 	tmp := t.TempDir()
 	keys := filepath.Join(tmp, "keys")
-	require.NoError(t, provision.Generate(keys, device, fhe.TestOnlyN11, nil))
+	require.NoError(t, provision.Generate(keys, provision.Options{DeviceID: device, Kind: protocol.KindPump, Set: fhe.TestOnlyN11, Limits: testLimits()}))
 	bin := buildImplant(t, tmp)
 	state := filepath.Join(tmp, "state")
 	p := loadParties(t, keys)
@@ -163,7 +160,7 @@ func TestKillAtRandomPointsLosesNothingAndRepeatsNothing(t *testing.T) {
 		var bundles []sent
 		for j := 0; j < 4; j++ {
 			counter++
-			env, err := p.ctl.Command(pump.CmdBolus, counter, units.Millis(e.Header.IssuedAtMs), 10)
+			env, err := p.ctl.Command(protocol.PumpBolus, counter, units.Millis(e.Header.IssuedAtMs), 10)
 			require.NoError(t, err)
 			f, err := env.Marshal()
 			require.NoError(t, err)
@@ -187,11 +184,10 @@ func TestKillAtRandomPointsLosesNothingAndRepeatsNothing(t *testing.T) {
 				killedMidCall++
 				break
 			}
-			ae, err := wire.Decode(ack, wire.MaxFrame)
+			v, err := p.client.OpenAck(ack)
 			require.NoError(t, err)
-			rec, err := firmware.DecodeRecord(ae.Body)
-			require.NoError(t, err)
-			if rec.Accepted {
+			require.Equal(t, b.ctr, v.Ack.Answers.Counter, "the acknowledgement names its command")
+			if v.Ack.Kind == protocol.AckDecision && v.Private.Accepted {
 				ackedExecuted[b.ctr] = true
 			}
 		}
@@ -223,13 +219,13 @@ func checkState(t *testing.T, state string, acked map[uint64]bool) {
 			require.ErrorIs(t, err, implog.ErrTornTail, "the log verifies up to its last complete record")
 			break
 		}
-		rec, err := firmware.DecodeRecord(r.Payload)
+		rec, err := protocol.DecodeRecord(r.Payload)
 		require.NoError(t, err)
-		if rec.Type == firmware.RecStep {
+		if rec.Type == protocol.RecStep {
 			for _, a := range rec.Deliver {
 				requested = append(requested, units.CentiUnits(a))
 			}
-			if rec.Accepted && rec.Cmd == pump.CmdBolus.String() {
+			if rec.Accepted && rec.Cmd == protocol.PumpBolus && !rec.Switch {
 				executed[rec.Ctr]++
 			}
 		}

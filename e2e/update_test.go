@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/implantfhe/implantfhe/fhe"
-	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/hal/filestore"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/relay"
 	"github.com/implantfhe/implantfhe/update"
@@ -27,7 +27,7 @@ import (
 // pushUpdate runs one update over the radio link (relay.Pusher: offer,
 // chunks, finish, status) and returns the last signed record; it stops at
 // the first failed exchange (the process was killed).
-func pushUpdate(addr string, rel *update.Release) (*firmware.Record, error) {
+func pushUpdate(addr string, rel *update.Release) (*protocol.UpdateInfo, error) {
 	last, _, err := pushUpdateCount(addr, rel)
 	return last, err
 }
@@ -35,7 +35,7 @@ func pushUpdate(addr string, rel *update.Release) (*firmware.Record, error) {
 // pusher dials the implant's radio port; each acknowledgement is decoded
 // into *last (the implant's signature is the relay's business, not this
 // test's).
-func pusher(addr string, last **firmware.Record) (*relay.Pusher, net.Conn, error) {
+func pusher(addr string, last **protocol.UpdateInfo) (*relay.Pusher, net.Conn, error) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, nil, err
@@ -45,30 +45,35 @@ func pusher(addr string, last **firmware.Record) (*relay.Pusher, net.Conn, error
 		if err != nil {
 			return relay.UpdateEvent{}, err
 		}
-		if *last, err = firmware.DecodeRecord(e.Body); err != nil {
+		a, err := protocol.DecodeAck(e.Body)
+		if err != nil {
 			return relay.UpdateEvent{}, err
 		}
+		if a.Kind != protocol.AckUpdate {
+			return relay.UpdateEvent{}, fmt.Errorf("a %s acknowledgement to an update request", a.Kind)
+		}
+		*last = a.Update
 		return relay.EventOf(*last), nil
 	}}, conn, nil
 }
 
 // updateStatus asks a running implant for its signed update status.
-func updateStatus(addr string) (*firmware.Record, error) {
-	var rec *firmware.Record
+func updateStatus(addr string) (*protocol.UpdateInfo, error) {
+	var rec *protocol.UpdateInfo
 	p, conn, err := pusher(addr, &rec)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	if _, _, err := p.Call(&firmware.UpdateRequest{Op: firmware.UpdStatus}); err != nil {
+	if _, _, err := p.Call(&protocol.UpdateRequest{Op: protocol.UpdStatus}); err != nil {
 		return nil, err
 	}
 	return rec, nil
 }
 
 // pushUpdateCount is pushUpdate that also returns how many chunks it sent.
-func pushUpdateCount(addr string, rel *update.Release) (*firmware.Record, int, error) {
-	var last *firmware.Record
+func pushUpdateCount(addr string, rel *update.Release) (*protocol.UpdateInfo, int, error) {
+	var last *protocol.UpdateInfo
 	p, conn, err := pusher(addr, &last)
 	if err != nil {
 		return nil, 0, err
@@ -93,7 +98,7 @@ func pushUpdateCount(addr string, rel *update.Release) (*firmware.Record, int, e
 func TestKillDuringUpdate(t *testing.T) {
 	tmp := t.TempDir()
 	keys := filepath.Join(tmp, "keys")
-	require.NoError(t, provision.Generate(keys, device, fhe.TestOnlyN11, nil))
+	require.NoError(t, provision.Generate(keys, provision.Options{DeviceID: device, Kind: protocol.KindPump, Set: fhe.TestOnlyN11, Limits: testLimits()}))
 	bin := buildImplant(t, tmp)
 	bin2 := filepath.Join(tmp, "implant-v2")
 	cmd := exec.Command("go", "build", "-tags", "fhe_testonly", "-ldflags", "-X main.buildVersion=e2e-v2", "-o", bin2, "./cmd/implant")
@@ -107,17 +112,17 @@ func TestKillDuringUpdate(t *testing.T) {
 	require.NotEqual(t, factory, image)
 
 	mdir, pub := filepath.Join(keys, "manufacturer"), filepath.Join(keys, "public")
-	mfr, err := provision.ReadUpdateKeys(mdir, 1, 2)
+	mfr, err := protocol.LoadUpdateKeys(mdir, 1, 2)
 	require.NoError(t, err)
-	dk, err := provision.ReadUpdateDevicePub(pub)
+	pk, err := protocol.LoadPublic(pub)
 	require.NoError(t, err)
-	dev, err := provision.ReadDevice(pub)
-	require.NoError(t, err)
+	dk, dev := pk.UpdatePub, pk.Device
 	rel, err := update.NewRelease(image, update.Params{VendorID: dev.VendorID, ClassID: dev.ClassID, Version: 2, SecurityCounter: 2,
 		ChunkSize: update.MaxChunkSize, Recipients: []*ecdh.PublicKey{dk}}, rand.Reader, mfr...)
 	require.NoError(t, err)
-	devKey, err := provision.ReadUpdateDeviceKey(filepath.Join(keys, "implant"))
+	ik, err := protocol.LoadImplant(filepath.Join(keys, "implant"))
 	require.NoError(t, err)
+	devKey := ik.UpdateDeviceKey
 
 	// Round 0 measures an uninterrupted update on a separate device state.
 	ip := startImplant(t, bin, keys, filepath.Join(tmp, "dry"))
@@ -127,7 +132,7 @@ func TestKillDuringUpdate(t *testing.T) {
 	_ = ip.cmd.Process.Kill()
 	_ = ip.cmd.Wait()
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvConfirmed, last.Reason, "status after an uninterrupted update: %+v", last)
+	require.Equal(t, protocol.EvConfirmed, last.Last, "status after an uninterrupted update: %+v", last)
 
 	const kills = 12
 
@@ -172,7 +177,7 @@ func TestKillDuringUpdate(t *testing.T) {
 				resumedDownloads++
 				resumedChunks += n
 			}
-			require.Equal(t, firmware.EvConfirmed, last.Reason, "round %d: resumed update: %+v", round, last)
+			require.Equal(t, protocol.EvConfirmed, last.Last, "round %d: resumed update: %+v", round, last)
 		}
 		_ = ip.cmd.Process.Kill()
 		_ = ip.cmd.Wait()
@@ -189,7 +194,7 @@ func TestKillDuringUpdate(t *testing.T) {
 // checkUpdateState opens a stopped device's storage as the bootloader would
 // and checks the active image, the security counter and the log; it
 // returns whether the new image is the confirmed active one, and the phase.
-func checkUpdateState(t *testing.T, state string, dev provision.Device, devKey *ecdh.PrivateKey, factory, image []byte, label string) (bool, update.Phase) {
+func checkUpdateState(t *testing.T, state string, dev protocol.Device, devKey *ecdh.PrivateKey, factory, image []byte, label string) (bool, update.Phase) {
 	t.Helper()
 	st, err := filestore.Open(state)
 	require.NoError(t, err)

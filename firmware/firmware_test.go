@@ -2,10 +2,12 @@ package firmware_test
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/rand"
 	"sync"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/relay"
 	"github.com/implantfhe/implantfhe/wire"
 )
@@ -31,6 +34,7 @@ var limits = pump.Limits{MaxBolus: 500, MaxBasal: 200, MaxIOB: 1500, MaxDaily: 4
 // test-only FHE parameters (TestOnlyN12: the proven circuit on a ring too
 // small to be secure).
 type world struct {
+	seal    *ecdh.PrivateKey
 	t       *testing.T
 	board   *mock.Board
 	im      *firmware.Implant
@@ -77,14 +81,17 @@ func newWorldWith(t *testing.T, setup func(*world)) *world {
 	require.NoError(t, err)
 	bind := bytes.Repeat([]byte{0x5a}, wire.BindKeySize)
 	w := &world{t: t, board: mock.New(mock.Config{Seed: 1, ReservoirCU: 20000}), relayK: rel}
-	w.keys = firmware.Keys{FHE: sk, Signer: imp, Trust: trust, BindKey: bind}
-	w.cfg = firmware.Config{DeviceID: device, Pump: pump.DefaultConfig(pump.ProfileAdult)}
-	w.ctl = &controller.Controller{DeviceID: device, Signer: clin, Implant: rk.PublicKey(), BindKey: bind, ValidityMs: 60_000}
-	w.dev = &relay.Device{ID: device, Eval: fhe.NewRelay(rk), Signer: rel, MaxCmdAge: 300_000,
-		Verifier: wire.Verifier{DeviceID: device, Trust: relayTrust, MaxFrame: wire.MaxFrame}}
-	lim, err := w.ctl.EncryptLimits(pump.CmdBolus, int64(limits.MaxBolus))
+	seal, err := ecdh.X25519().GenerateKey(rand.Reader)
 	require.NoError(t, err)
-	require.NoError(t, w.dev.SetLimits(pump.CmdBolus, lim))
+	w.seal = seal
+	w.keys = firmware.Keys{FHE: sk, Signer: imp, Trust: trust, BindKey: bind, AckSeal: seal.PublicKey()}
+	w.cfg = firmware.Config{DeviceID: device, Pump: pump.DefaultConfig(pump.ProfileAdult)}
+	w.ctl = &controller.Controller{DeviceID: device, Kind: protocol.KindPump, Signer: clin, Implant: rk.PublicKey(), BindKey: bind, ValidityMs: 60_000}
+	w.dev = &relay.Device{ID: device, Kind: protocol.KindPump, Eval: fhe.NewRelay(rk), Signer: rel, MaxCmdAge: 300_000,
+		Verifier: wire.Verifier{DeviceID: device, Trust: relayTrust, MaxFrame: wire.MaxFrame}}
+	lim, err := w.ctl.EncryptLimits(protocol.PumpBolus, int64(limits.MaxBolus))
+	require.NoError(t, err)
+	require.NoError(t, w.dev.SetLimits(protocol.PumpBolus, lim))
 	if setup != nil {
 		setup(w)
 	}
@@ -115,7 +122,7 @@ func (w *world) program() {
 
 func (w *world) bundle(kind pump.CommandKind, values ...int64) []byte {
 	w.counter++
-	env, err := w.ctl.Command(kind, w.counter, w.im.State().NowMs, values...)
+	env, err := w.ctl.Command(uint8(kind), w.counter, w.im.State().NowMs, values...)
 	require.NoError(w.t, err)
 	f, err := env.Marshal()
 	require.NoError(w.t, err)
@@ -136,14 +143,156 @@ func TestInLimitBolusIsDeliveredAndAcknowledged(t *testing.T) {
 	assert.Equal(t, units.CentiUnits(300), w.board.Pump.Delivered())
 	assert.Equal(t, []int64{300}, out.Values)
 
+	_, a, p := w.openAck(ack)
+	assert.Equal(t, protocol.AckDecision, a.Kind)
+	assert.Equal(t, w.counter, a.Answers.Counter, "the acknowledgement names the command it answers")
+	assert.True(t, p.Accepted)
+	assert.Equal(t, []int64{300}, p.Delivered)
+}
+
+// openAck verifies an acknowledgement as the clinic does and opens its
+// sealed part.
+func (w *world) openAck(ack []byte) (*wire.Envelope, *protocol.Ack, *protocol.Private) {
 	trust, err := wire.NewTrustList(w.keys.Signer.Public())
-	require.NoError(t, err)
+	require.NoError(w.t, err)
 	v := wire.Verifier{DeviceID: device, Trust: trust, MaxFrame: wire.MaxFrame}
-	env, _, err := v.Verify(ack, wire.KindAck, wire.Freshness{NowMs: int64(w.im.State().NowMs), MaxValidityMs: 300_000}, false)
+	env, _, err := v.Verify(ack, wire.KindAck, wire.Freshness{NowMs: 0, MaxValidityMs: 1 << 40}, false)
+	require.NoError(w.t, err)
+	a, err := protocol.DecodeAck(env.Body)
+	require.NoError(w.t, err)
+	var p *protocol.Private
+	if len(a.Sealed) > 0 {
+		p, err = protocol.OpenPrivate(w.seal, device, a)
+		require.NoError(w.t, err)
+	}
+	return env, a, p
+}
+
+// cborInts collects every integer of a generically decoded CBOR value
+// (byte strings, i.e. sealed or encrypted parts, are opaque).
+func cborInts(v any, out *[]int64) {
+	switch x := v.(type) {
+	case uint64:
+		*out = append(*out, int64(x))
+	case int64:
+		*out = append(*out, x)
+	case []any:
+		for _, e := range x {
+			cborInts(e, out)
+		}
+	case map[any]any:
+		for k, e := range x {
+			cborInts(k, out)
+			cborInts(e, out)
+		}
+	}
+}
+
+// TestAckCarriesNoTherapyValueInClear: the acknowledgement the relay stores
+// and forwards has the dose, the delivery and the decision only in its
+// sealed part. (Before the protocol package the ack was the plaintext log
+// record {cmd bolus, ctr, values [287], deliver [287], accepted}.)
+func TestAckCarriesNoTherapyValueInClear(t *testing.T) {
+	w := newWorld(t)
+	const dose = 287
+	out, ack, err := w.im.HandleFrame(w.bundle(pump.CmdBolus, dose))
 	require.NoError(t, err)
-	rec, err := firmware.DecodeRecord(env.Body)
+	require.True(t, out.Accepted)
+	env, _, p := w.openAck(ack)
+	require.Equal(t, []int64{dose}, p.Values, "the clinic reads the dose")
+	var generic any
+	require.NoError(t, cbor.Unmarshal(env.Body, &generic))
+	var ints []int64
+	cborInts(generic, &ints)
+	assert.NotContains(t, ints, int64(dose), "the dose in clear in the acknowledgement body %x", env.Body)
+	// The detector itself finds the old plaintext form.
+	var old any
+	require.NoError(t, cbor.Unmarshal([]byte{0xa2, 0x06, 0x81, 0x19, 0x01, 0x1f, 0x07, 0xf5}, &old))
+	ints = ints[:0]
+	cborInts(old, &ints)
+	assert.Contains(t, ints, int64(dose))
+	for _, h := range []int64{env.Header.IssuedAtMs, env.Header.ExpiresAtMs, int64(env.Header.Counter), int64(env.Header.Subkind)} {
+		assert.NotEqual(t, int64(dose), h, "header field equal to the dose")
+	}
+}
+
+// TestAckCountersNeverRepeat: status replies and refusals are not logged,
+// yet no acknowledgement counter is ever signed twice, across reboots
+// (regression: after a restart the implant signed counters again).
+func TestAckCountersNeverRepeat(t *testing.T) {
+	w := newWorld(t)
+	seen := map[uint64]bool{}
+	var last uint64
+	for boot := 0; boot < 4; boot++ {
+		for i := 0; i < 5; i++ {
+			st, err := w.im.Status()
+			require.NoError(t, err)
+			env, _, _ := w.openAck(st)
+			require.False(t, seen[env.Header.Counter], "boot %d: ack counter %d signed twice", boot, env.Header.Counter)
+			require.Greater(t, env.Header.Counter, last)
+			seen[env.Header.Counter], last = true, env.Header.Counter
+		}
+		w.boot()
+	}
+}
+
+// TestLogCutToARecordBoundaryDoesNotReopenReplay: the command counter lives
+// in the A/B counter store as well as the log, so a log cut back to the
+// record boundary before a command (storage rolled back, a record lost)
+// cannot make the same signed bundle run again.
+func TestLogCutToARecordBoundaryDoesNotReopenReplay(t *testing.T) {
+	w := newWorld(t)
+	st := w.board.HAL().Storage
+	before, err := st.ReadAll("implant.log")
 	require.NoError(t, err)
-	assert.True(t, rec.Accepted)
+	b := w.bundle(pump.CmdBolus, 200)
+	out, _, err := w.im.HandleFrame(b)
+	require.NoError(t, err)
+	require.True(t, out.Accepted)
+	require.NoError(t, st.Truncate("implant.log", int64(len(before))))
+	w.boot()
+	out, ack, err := w.im.HandleFrame(b)
+	require.NoError(t, err)
+	require.ErrorIs(t, out.Refused, wire.ErrReplay, "the bundle ran again after the log was cut back")
+	_, a, _ := w.openAck(ack)
+	assert.Equal(t, protocol.RefusedReplay, a.Refusal)
+	assert.Equal(t, units.CentiUnits(200), w.board.Pump.Delivered(), "delivered once")
+}
+
+// TestAnswerQueryReturnsTheDecision: asked about a command, the implant
+// answers with its signed decision; about an unknown one, with "no
+// decision" and its last counter.
+func TestAnswerQueryReturnsTheDecision(t *testing.T) {
+	w := newWorld(t)
+	b := w.bundle(pump.CmdBolus, 150)
+	_, ack, err := w.im.HandleFrame(b)
+	require.NoError(t, err)
+	_, a, _ := w.openAck(ack)
+	q, err := protocol.EncodeQuery(*a.Answers)
+	require.NoError(t, err)
+	ans, err := w.im.Answer(q)
+	require.NoError(t, err)
+	_, qa, qp := w.openAck(ans)
+	assert.Equal(t, protocol.AckAnswer, qa.Kind)
+	assert.True(t, qa.Answers.Equal(a.Answers))
+	assert.True(t, qp.Known && qp.Accepted)
+	assert.Equal(t, []int64{150}, qp.Delivered)
+	// A reboot keeps the answer (rebuilt from the log).
+	w.boot()
+	ans, err = w.im.Answer(q)
+	require.NoError(t, err)
+	_, _, qp = w.openAck(ans)
+	assert.True(t, qp.Known && qp.Accepted)
+	other := protocol.CommandRef{Counter: a.Answers.Counter + 5, Digest: make([]byte, 32)}
+	q2, err := protocol.EncodeQuery(other)
+	require.NoError(t, err)
+	ans, err = w.im.Answer(q2)
+	require.NoError(t, err)
+	_, _, qp = w.openAck(ans)
+	assert.False(t, qp.Known)
+	assert.Equal(t, a.Answers.Counter, qp.LastCounter)
+	_, err = w.im.Answer([]byte{0xa0})
+	assert.Error(t, err, "a malformed query is refused")
 }
 
 func TestOverLimitBolusIsRefusedByVerdictAndKernel(t *testing.T) {
@@ -195,11 +344,11 @@ func TestRefusedFramesNeverReachTheKernel(t *testing.T) {
 func TestRelaySubstitutionIsCaughtByTheCommitment(t *testing.T) {
 	w := newWorld(t)
 	w.counter++
-	env, err := w.ctl.Command(pump.CmdBolus, w.counter, w.im.State().NowMs, 100)
+	env, err := w.ctl.Command(uint8(pump.CmdBolus), w.counter, w.im.State().NowMs, 100)
 	require.NoError(t, err)
 	evil := *w.ctl
 	evil.BindKey = bytes.Repeat([]byte{1}, wire.BindKeySize)
-	forged, err := evil.Command(pump.CmdBolus, w.counter, w.im.State().NowMs, 500)
+	forged, err := evil.Command(uint8(pump.CmdBolus), w.counter, w.im.State().NowMs, 500)
 	require.NoError(t, err)
 	// Relay keeps the clinician's signed header but compares the forged body.
 	env.Body = forged.Body
@@ -211,7 +360,7 @@ func TestRelaySubstitutionIsCaughtByTheCommitment(t *testing.T) {
 	// A malicious relay skips its checks: build the bundle by hand.
 	sk, rk := fheKeys(t)
 	_ = sk
-	schema, _ := firmware.Schema(pump.CmdBolus)
+	schema, _ := protocol.KindPump.Schema(protocol.PumpBolus)
 	ct, err := rk.PublicKey().EncryptCommand(schema, []int64{500})
 	require.NoError(t, err)
 	lim, err := rk.PublicKey().EncryptLimits(schema, []int64{500})
@@ -223,7 +372,7 @@ func TestRelaySubstitutionIsCaughtByTheCommitment(t *testing.T) {
 	require.NoError(t, err)
 	body, err := pkt.MarshalBinary()
 	require.NoError(t, err)
-	orig, err := w.ctl.Command(pump.CmdBolus, w.counter, w.im.State().NowMs, 100)
+	orig, err := w.ctl.Command(uint8(pump.CmdBolus), w.counter, w.im.State().NowMs, 100)
 	require.NoError(t, err)
 	digest, err := orig.Header.HeaderDigest()
 	require.NoError(t, err)
@@ -238,7 +387,7 @@ func TestRelaySubstitutionIsCaughtByTheCommitment(t *testing.T) {
 	require.NoError(t, err)
 	out, _, err := w.im.HandleFrame(bundle)
 	require.NoError(t, err)
-	assert.ErrorIs(t, out.Refused, firmware.ErrCommitment)
+	assert.ErrorIs(t, out.Refused, protocol.ErrCommitment)
 	assert.Zero(t, w.board.Pump.Delivered())
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/pacer"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/update"
 	"github.com/implantfhe/implantfhe/wire"
 )
@@ -49,13 +50,13 @@ func TestPacerUpdateSwitchKeepsBackupPacing(t *testing.T) {
 	rel, err := update.NewRelease(randBytes(t, 3*updChunk), update.Params{VendorID: vendorID, ClassID: classPacer, Version: 2,
 		SecurityCounter: 2, ChunkSize: updChunk, Recipients: []*ecdh.PublicKey{dev.PublicKey()}}, rand.Reader, mfr[0], mfr[1])
 	require.NoError(t, err)
-	out, _, err := im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdOffer, Manifest: rel.Manifest}))
+	out, _, err := im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdOffer, Manifest: rel.Manifest}))
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvDownloading, out.Event, "%v", out.Err)
+	require.Equal(t, protocol.EvDownloading, out.Event, "%v", out.Err)
 	for i, c := range rel.Chunks {
-		out, _, err = im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdChunk, Index: uint32(i), Chunk: c}))
+		out, _, err = im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdChunk, Index: uint32(i), Chunk: c}))
 		require.NoError(t, err)
-		require.Equal(t, firmware.EvChunkOK, out.Event, "%v", out.Err)
+		require.Equal(t, protocol.EvChunkStaged, out.Event, "%v", out.Err)
 	}
 
 	// Run the pacer until a ventricular pace has just happened.
@@ -77,9 +78,9 @@ func TestPacerUpdateSwitchKeepsBackupPacing(t *testing.T) {
 		step()
 	}
 	require.Equal(t, paced, im.State().LastVMs, "no pace in between")
-	out, _, err = im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdFinish}))
+	out, _, err = im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdFinish}))
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvRefused, out.Event)
+	require.Equal(t, protocol.EvRefused, out.Event)
 	require.ErrorIs(t, out.Err, update.ErrSwitchRefused)
 	assert.Contains(t, out.Err.Error(), "switch-escape-deadline")
 	assert.False(t, out.Reboot)
@@ -89,9 +90,9 @@ func TestPacerUpdateSwitchKeepsBackupPacing(t *testing.T) {
 	for im.State().LastVMs == last {
 		step()
 	}
-	out, _, err = im.HandleUpdate(req(t, &firmware.UpdateRequest{Op: firmware.UpdFinish}))
+	out, _, err = im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdFinish}))
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvStaged, out.Event, "%v", out.Err)
+	require.Equal(t, protocol.EvStaged, out.Event, "%v", out.Err)
 	require.True(t, out.Reboot)
 	before := im.State()
 	require.NoError(t, im.Reboot())
@@ -99,6 +100,6 @@ func TestPacerUpdateSwitchKeepsBackupPacing(t *testing.T) {
 	assert.Equal(t, before.Active, im.State().Active, "the pacing program survives the switch")
 	assert.Equal(t, before.LastVMs, im.State().LastVMs)
 	evs := updateEvents(t, board.Storage)
-	assert.Equal(t, []string{firmware.EvOffered, firmware.EvDownloading, "switch:false", firmware.EvRefused,
-		"switch:true", firmware.EvStaged, "switch:true", firmware.EvTrial, firmware.EvConfirmed}, evs)
+	assert.Equal(t, []string{protocol.EvOffered.String(), protocol.EvDownloading.String(), "switch:false", protocol.EvRefused.String(),
+		"switch:true", protocol.EvStaged.String(), "switch:true", protocol.EvTrial.String(), protocol.EvConfirmed.String()}, evs)
 }

@@ -8,10 +8,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/hal"
 	"github.com/implantfhe/implantfhe/implog"
 	"github.com/implantfhe/implantfhe/kernel/pump"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/update"
 )
 
@@ -42,7 +42,7 @@ func TestUpdatePowerCutEverywhere(t *testing.T) {
 	ops0, bytes0 := dry.board.Storage.MutatingOps(), dry.board.Storage.Written()
 	out, err := dry.push(t, dry.release(t, img(dry), 2, 2, classPump, dry.mfr[0], dry.mfr[1]))
 	require.NoError(t, err)
-	require.Equal(t, firmware.EvStaged, out.Event)
+	require.Equal(t, protocol.EvStaged, out.Event)
 	require.Equal(t, uint64(2), dry.im.Image.Version)
 	nOps := dry.board.Storage.MutatingOps() - ops0
 	nBytes := dry.board.Storage.Written() - bytes0
@@ -111,7 +111,7 @@ func TestUpdatePowerCutEverywhere(t *testing.T) {
 		if !isNew {
 			out, err := u.push(t, rel)
 			require.NoError(t, err, p.label)
-			require.Equal(t, firmware.EvStaged, out.Event, "%s: resumed update: %v", p.label, out.Err)
+			require.Equal(t, protocol.EvStaged, out.Event, "%s: resumed update: %v", p.label, out.Err)
 		}
 		require.Equal(t, uint64(2), u.im.Image.Version, p.label)
 		require.False(t, u.im.Image.Trial, p.label)

@@ -17,6 +17,7 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/update"
 	"github.com/implantfhe/implantfhe/wire"
 )
@@ -56,7 +57,7 @@ func newUpdWorld(t *testing.T) *updWorld {
 	u.world = newWorldWith(t, func(w *world) {
 		slots := update.Config{Storage: w.board.Storage, VendorID: vendorID, ClassID: classPump, DeviceKey: u.dev}
 		require.NoError(t, update.Provision(slots, root, u.factory, 1, 1, updChunk))
-		w.cfg.Update = &protocol.UpdateConfig{Slots: slots, SwitchMs: units.Second,
+		w.cfg.Update = &firmware.UpdateConfig{Slots: slots, SwitchMs: units.Second,
 			SelfTest: func(img []byte) error { return u.selfTestOK(img) }}
 	})
 	return u
@@ -82,21 +83,23 @@ func req(t testing.TB, r *protocol.UpdateRequest) []byte {
 	return b
 }
 
-// ackRecord verifies an update acknowledgement and decodes it.
-func (u *updWorld) ackRecord(t testing.TB, ack []byte) *protocol.LogRecord {
+// ackRecord verifies an update acknowledgement and decodes its update
+// information.
+func (u *updWorld) ackRecord(t testing.TB, ack []byte) *protocol.UpdateInfo {
 	trust, err := wire.NewTrustList(u.keys.Signer.Public())
 	require.NoError(t, err)
 	v := wire.Verifier{DeviceID: device, Trust: trust, MaxFrame: wire.MaxFrame}
 	env, _, err := v.Verify(ack, wire.KindAck, wire.Freshness{NowMs: 0, MaxValidityMs: 1 << 40}, false)
 	require.NoError(t, err)
-	r, err := protocol.DecodeRecord(env.Body)
+	a, err := protocol.DecodeAck(env.Body)
 	require.NoError(t, err)
-	return r
+	require.Equal(t, protocol.AckUpdate, a.Kind)
+	return a.Update
 }
 
 // push runs offer, chunks and finish, and the reboot a staged image asks
 // for; it returns the last update outcome and the first error.
-func (u *updWorld) push(t testing.TB, r *update.Release) (protocol.UpdateOutcome, error) {
+func (u *updWorld) push(t testing.TB, r *update.Release) (firmware.UpdateOutcome, error) {
 	out, _, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdOffer, Manifest: r.Manifest}))
 	if err != nil || out.Event != protocol.EvDownloading {
 		return out, err
@@ -125,8 +128,8 @@ func updateEvents(t testing.TB, st hal.Storage) []string {
 		require.NoError(t, err)
 		switch {
 		case rec.Type == protocol.RecUpdate:
-			evs = append(evs, rec.Event)
-		case rec.Cmd == firmware.SwitchDecision:
+			evs = append(evs, rec.Update.Event.String())
+		case rec.Switch:
 			evs = append(evs, fmt.Sprintf("switch:%v", rec.Accepted))
 		}
 	}
@@ -152,13 +155,13 @@ func TestUpdateStagedConfirmedAndLogged(t *testing.T) {
 	after := u.im.State()
 	assert.Equal(t, before.Guard, after.Guard, "command counters survive the switch")
 	assert.Equal(t, before.Mode, after.Mode)
-	assert.Equal(t, []string{protocol.EvOffered, protocol.EvDownloading, "switch:true", protocol.EvStaged,
-		"switch:true", protocol.EvTrial, protocol.EvConfirmed}, updateEvents(t, u.board.Storage))
+	assert.Equal(t, []string{protocol.EvOffered.String(), protocol.EvDownloading.String(), "switch:true", protocol.EvStaged.String(),
+		"switch:true", protocol.EvTrial.String(), protocol.EvConfirmed.String()}, updateEvents(t, u.board.Storage))
 	_, ack, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdStatus}))
 	require.NoError(t, err)
 	st := u.ackRecord(t, ack)
 	assert.Equal(t, protocol.EvStatus, st.Event)
-	assert.Equal(t, protocol.EvConfirmed, st.Reason, "status names the last event")
+	assert.Equal(t, protocol.EvConfirmed, st.Last, "status names the last event")
 	assert.Equal(t, uint64(2), st.Version)
 	assert.Equal(t, uint64(2), st.Confirmed)
 	assert.Equal(t, "B", st.Slot)
@@ -227,7 +230,7 @@ func TestUpdateSwitchWaitsForTheKernel(t *testing.T) {
 	assert.Contains(t, out.Err.Error(), "bolus", "the kernel's reason is given")
 	assert.False(t, out.Reboot)
 	evs := updateEvents(t, u.board.Storage)
-	assert.Equal(t, []string{"switch:false", protocol.EvRefused}, evs[len(evs)-2:])
+	assert.Equal(t, []string{"switch:false", protocol.EvRefused.String()}, evs[len(evs)-2:])
 
 	require.NoError(t, u.im.DeliveryDone())
 	out, _, err = u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdFinish}))
@@ -248,7 +251,7 @@ func TestUpdateFailedSelfTestReverts(t *testing.T) {
 	assert.True(t, u.im.Image.Reverted)
 	assert.Equal(t, uint64(1), u.im.Image.Version)
 	evs := updateEvents(t, u.board.Storage)
-	assert.Equal(t, []string{protocol.EvTrial, protocol.EvReverted}, evs[len(evs)-2:])
+	assert.Equal(t, []string{protocol.EvTrial.String(), protocol.EvReverted.String()}, evs[len(evs)-2:])
 	_, ack, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdStatus}))
 	require.NoError(t, err)
 	st := u.ackRecord(t, ack)
@@ -314,7 +317,7 @@ func TestUpdateRootRotation(t *testing.T) {
 		require.NoError(t, err)
 		return b
 	}
-	rotate := func(b []byte) protocol.UpdateOutcome {
+	rotate := func(b []byte) firmware.UpdateOutcome {
 		out, ack, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdRoot, Root: b}))
 		require.NoError(t, err)
 		require.NotEmpty(t, ack)
@@ -355,7 +358,7 @@ func TestUpdateRootRotation(t *testing.T) {
 func TestResumedDownloadAsksOnlyForMissingChunks(t *testing.T) {
 	u := newUpdWorld(t)
 	rel := u.release(t, randBytes(t, 7*updChunk+3), 2, 2, classPump, u.mfr[0], u.mfr[1])
-	offer := func() *protocol.LogRecord {
+	offer := func() *protocol.UpdateInfo {
 		out, ack, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdOffer, Manifest: rel.Manifest}))
 		require.NoError(t, err)
 		require.Equal(t, protocol.EvDownloading, out.Event, "%v", out.Err)
@@ -364,7 +367,7 @@ func TestResumedDownloadAsksOnlyForMissingChunks(t *testing.T) {
 	first := offer()
 	require.Equal(t, uint64(len(rel.Chunks)), first.Missing)
 	for i := range rel.Chunks {
-		require.True(t, firmware.ChunkMissing(first.MissingMap, i), "chunk %d", i)
+		require.True(t, protocol.ChunkMissing(first.MissingMap, i), "chunk %d", i)
 	}
 	sent := map[int]bool{0: true, 3: true, 4: true, 7: true}
 	for i := range sent {
@@ -376,7 +379,7 @@ func TestResumedDownloadAsksOnlyForMissingChunks(t *testing.T) {
 	again := offer()
 	require.Equal(t, uint64(len(rel.Chunks)-len(sent)), again.Missing)
 	for i, c := range rel.Chunks {
-		require.Equal(t, !sent[i], firmware.ChunkMissing(again.MissingMap, i), "chunk %d", i)
+		require.Equal(t, !sent[i], protocol.ChunkMissing(again.MissingMap, i), "chunk %d", i)
 		if !sent[i] {
 			out, _, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdChunk, Index: uint32(i), Chunk: c}))
 			require.NoError(t, err)
@@ -386,5 +389,5 @@ func TestResumedDownloadAsksOnlyForMissingChunks(t *testing.T) {
 	out, _, err := u.im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdFinish}))
 	require.NoError(t, err)
 	require.Equal(t, protocol.EvStaged, out.Event, "%v", out.Err)
-	require.Nil(t, firmware.MissingBitmap(nil))
+	require.Nil(t, protocol.MissingBitmap(nil))
 }

@@ -26,16 +26,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/implantfhe/implantfhe/controller"
 	"github.com/implantfhe/implantfhe/fhe"
-	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/implog"
 	"github.com/implantfhe/implantfhe/kernel/guard"
-	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/link"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/wire"
 )
@@ -85,6 +82,7 @@ func (p *proc) stop() {
 
 type demo struct {
 	root    string
+	clinic  *protocol.ClinicKeys
 	ctl     *controller.Controller
 	client  *controller.Client
 	counter uint64
@@ -112,42 +110,80 @@ func (d *demo) now() units.Millis {
 	return t
 }
 
-func (d *demo) command(kind pump.CommandKind, values ...int64) ([]byte, *wire.Envelope, error) {
+func (d *demo) command(sub protocol.Subkind, values ...int64) (*wire.Envelope, error) {
 	d.counter++
-	env, err := d.ctl.Command(kind, d.counter, d.now(), values...)
-	if err != nil {
-		return nil, nil, err
-	}
-	f, err := env.Marshal()
-	return f, env, err
+	return d.ctl.Command(sub, d.counter, d.now(), values...)
 }
 
-// outcome runs a send and describes it as "executed", "refused by kernel:
-// reason", "refused by implant: error" or "refused by relay: error".
-func (d *demo) outcome(frame []byte, raw bool) (string, string) {
-	s, err := d.client.Send(frame, raw)
+// outcome sends a command through the relay (or, with raw set, the radio
+// bundle raw straight at the implant's radio) and describes it as
+// "executed", "refused by kernel: reason", "refused by implant: refusal" or
+// "refused by relay".
+func (d *demo) outcome(env *wire.Envelope, raw []byte) (string, string) {
+	var s *controller.Sent
+	var err error
+	if raw != nil {
+		var ref *protocol.CommandRef
+		if env != nil {
+			r, rerr := protocol.RefOf(&env.Header)
+			if rerr != nil {
+				return "error", rerr.Error()
+			}
+			ref = &r
+		}
+		s, err = d.client.SendRaw(raw, ref)
+	} else {
+		s, err = d.client.Send(env)
+	}
 	var re *controller.RelayError
+	var nr *controller.NotReceivedError
 	switch {
+	case errors.As(err, &nr) && errors.As(nr.RelayErr, &re):
+		return "refused by relay", firstLine(re.Msg) + fmt.Sprintf(" (implant confirms: no decision for counter %d)", nr.Counter)
 	case errors.As(err, &re):
 		return "refused by relay", firstLine(re.Msg)
 	case err != nil:
-		return "error", err.Error()
+		return "error", firstLine(err.Error())
 	}
-	a := s.Ack
-	detail := fmt.Sprintf("radio %d B, relay %d ms, ack %d B, log %v", s.Response.RadioBytes, s.Response.RelayMs, s.AckBytes, s.Response.LogIndices)
-	switch {
-	case a.Type == firmware.RecRefused:
-		return "refused by implant", firstLine(a.Error)
-	case a.Accepted && len(a.Deliver) == 0:
-		return "executed", "accepted, takes effect at the next safe point; " + detail
-	case a.Accepted:
-		return "executed", fmt.Sprintf("delivered %v cU; %s", a.Deliver, detail)
-	default:
-		if len(a.Alerts) > 0 {
-			return "refused by kernel: " + a.Reason, "alerts " + strings.Join(a.Alerts, ",") + "; " + detail
+	a, p := s.Ack.Ack, s.Ack.Private
+	if s.Recovered {
+		// The relay refused or failed; the implant's signed answer about
+		// this very command says what became of it (a replay: decided before).
+		errors.As(s.RelayErr, &re)
+		what := "refused"
+		if p.Accepted {
+			what = "executed"
 		}
-		return "refused by kernel: " + a.Reason, detail
+		if re != nil {
+			return "refused by relay", fmt.Sprintf("%s; the implant's signed answer: counter %d was already %s", firstLine(re.Msg), answered(a), what)
+		}
+		return "relay failed", fmt.Sprintf("%v; the implant's signed answer: %s", s.RelayErr, what)
 	}
+	detail := fmt.Sprintf("radio %d B, relay %d ms, ack %d B (answers counter %d), log %v", s.Response.RadioBytes, s.Response.RelayMs, s.Ack.Bytes, answered(a), s.Response.LogIndices)
+	switch {
+	case a.Kind == protocol.AckRefused:
+		return "refused by implant", a.Refusal.String() + ": " + firstLine(p.Detail)
+	case p.Accepted && len(p.Delivered) == 0:
+		return "executed", "accepted, takes effect at the next safe point; " + detail
+	case p.Accepted:
+		return "executed", fmt.Sprintf("delivered %v cU; %s", p.Delivered, detail)
+	default:
+		if len(p.Alerts) > 0 {
+			names := make([]string, len(p.Alerts))
+			for i, x := range p.Alerts {
+				names[i] = x.String()
+			}
+			return "refused by kernel: " + p.Reason.String(), "alerts " + strings.Join(names, ",") + "; " + detail
+		}
+		return "refused by kernel: " + p.Reason.String(), detail
+	}
+}
+
+func answered(a *protocol.Ack) uint64 {
+	if a.Answers == nil {
+		return 0
+	}
+	return a.Answers.Counter
 }
 
 func firstLine(s string) string {
@@ -198,7 +234,15 @@ func run(bin, setName string, keep bool, latency int) (int, error) {
 	}
 	t0 := time.Now()
 	keys := filepath.Join(root, "keys")
-	if err := provision.Generate(keys, device, ps, nil); err != nil {
+	// The patient's limits: the published defaults (protocol.DefaultPumpLimits)
+	// with a 5.00 U maximum bolus; the latency run sends its boluses back to
+	// back, so it alone lifts the minimum bolus interval.
+	lim := protocol.DefaultLimits(protocol.KindPump)
+	lim.Pump.MaxBolusCU = 500
+	if latency > 0 {
+		lim.Pump.MinBolusIntervalMs = 0
+	}
+	if err := provision.Generate(keys, provision.Options{DeviceID: device, Kind: protocol.KindPump, Set: ps, Limits: &lim}); err != nil {
 		return 0, err
 	}
 	fmt.Printf("demo: provisioned %s with %s in %s (keys in %s)\n", device, ps.Name, time.Since(t0).Round(time.Millisecond), keys)
@@ -242,46 +286,30 @@ func run(bin, setName string, keep bool, latency int) (int, error) {
 }
 
 func (d *demo) setup(keys string) error {
-	clinic := filepath.Join(keys, "clinic")
-	signer, err := provision.ReadSigningKey(clinic, "clinician.key")
+	k, err := protocol.LoadClinic(filepath.Join(keys, "clinic"))
 	if err != nil {
 		return err
 	}
-	b, err := provision.ReadFile(clinic, "fhe-implant.pk")
+	d.clinic = k
+	d.ctl = controller.New(k)
+	d.client = controller.NewClient(d.relay.addr, k)
+	// The clinician encrypts the patient's limit (max bolus 5.00 U, from the
+	// provisioned limits.json) for the relay.
+	lv, err := k.Limits.LimitValues(k.Device.Kind, protocol.PumpBolus)
 	if err != nil {
 		return err
 	}
-	pk, err := fhe.UnmarshalPublicKey(b)
+	lim, err := d.ctl.EncryptLimits(protocol.PumpBolus, lv...)
 	if err != nil {
 		return err
 	}
-	bind, err := provision.ReadFile(clinic, "bind.key")
-	if err != nil {
-		return err
-	}
-	if b, err = provision.ReadFile(clinic, "fhe-clinic.sk"); err != nil {
-		return err
-	}
-	skC, err := fhe.UnmarshalSecretKeys(b)
-	if err != nil {
-		return err
-	}
-	trust, _, err := provision.ReadTrust(clinic)
-	if err != nil {
-		return err
-	}
-	d.ctl = &controller.Controller{DeviceID: device, Signer: signer, Implant: pk, BindKey: bind, ValidityMs: 60_000}
-	d.client = &controller.Client{Relay: d.relay.addr, Clinic: skC,
-		Implant: wire.Verifier{DeviceID: device, Trust: trust, MaxFrame: wire.MaxFrame},
-		RelayV:  wire.Verifier{DeviceID: device, Trust: trust, MaxFrame: wire.MaxFrame}}
-	// The clinician encrypts the patient's limit (max bolus 5.00 U) for the relay.
-	lim, err := d.ctl.EncryptLimits(pump.CmdBolus, 500)
-	if err != nil {
-		return err
-	}
-	d.counter = 1000 // the implant consumed low counters at provisioning
+	d.counter = 1000 // the implant consumed counter 1 at provisioning
 	d.counter++
-	return d.client.UploadLimits(d.ctl, d.counter, d.now(), uint8(pump.CmdBolus), lim)
+	env, err := d.ctl.LimitsEnvelope(protocol.PumpBolus, d.counter, d.now(), lim)
+	if err != nil {
+		return err
+	}
+	return d.client.UploadLimits(env)
 }
 
 func (d *demo) simulateGlucose(v int) error {
@@ -298,49 +326,56 @@ func (d *demo) simulateGlucose(v int) error {
 }
 
 func (d *demo) scenario(keys string) error {
-	verifierKey, err := provision.ReadFile(filepath.Join(keys, "public"), "checkpoint.vkey")
+	pub, err := protocol.LoadPublic(filepath.Join(keys, "public"))
 	if err != nil {
 		return err
 	}
-	nv, err := note.NewVerifier(strings.TrimSpace(string(verifierKey)))
-	if err != nil {
-		return err
-	}
+	nv := pub.Checkpoint
 	early, err := d.client.AuditLog(nv, nil)
 	if err != nil {
 		return fmt.Errorf("early checkpoint: %w", err)
 	}
 
 	// 1. In-limit bolus.
-	good, goodEnv, err := d.command(pump.CmdBolus, 300)
+	goodEnv, err := d.command(protocol.PumpBolus, 300)
 	if err != nil {
 		return err
 	}
-	got, detail := d.outcome(good, false)
+	got, detail := d.outcome(goodEnv, nil)
 	d.row("bolus 3.00 U (limit 5.00 U, both encrypted)", "executed", got, detail)
 
 	// 2. Over-limit bolus: the homomorphic verdict says outside, the kernel agrees.
-	f, _, err := d.command(pump.CmdBolus, 800)
+	env, err := d.command(protocol.PumpBolus, 800)
 	if err != nil {
 		return err
 	}
-	got, detail = d.outcome(f, false)
+	got, detail = d.outcome(env, nil)
 	d.row("bolus 8.00 U (over the limit)", "refused by kernel: bolus-over-max", got, detail)
 
+	// 2b. A second in-limit bolus right after the first: the provisioned
+	// minimum bolus interval (15 min) refuses it (skipped by -latency).
+	if d.clinic.Limits.Pump.MinBolusIntervalMs > 0 {
+		if env, err = d.command(protocol.PumpBolus, 100); err != nil {
+			return err
+		}
+		got, detail = d.outcome(env, nil)
+		d.row("bolus 1.00 U a few seconds after the first", "refused by kernel: bolus-too-soon", got, detail)
+	}
+
 	// 3. Replay of the first command, at the relay and straight at the implant's radio.
-	got, detail = d.outcome(good, false)
+	got, detail = d.outcome(goodEnv, nil)
 	d.row("replay of the 3.00 U command (via relay)", "refused by relay", got, detail)
 	rb, err := rawBundle(goodEnv, nil)
 	if err != nil {
 		return err
 	}
-	got, detail = d.outcome(rb, true)
+	got, detail = d.outcome(goodEnv, rb)
 	d.row("replay of the 3.00 U command (radio)", "refused by implant", got, detail)
 
 	// 4. Expired command (issued 10 minutes ago, valid 1 minute).
 	d.counter++
 	old := d.now() - 10*units.Minute
-	exp, err := d.ctl.Command(pump.CmdBolus, d.counter, old, 100)
+	exp, err := d.ctl.Command(protocol.PumpBolus, d.counter, old, 100)
 	if err != nil {
 		return err
 	}
@@ -348,7 +383,7 @@ func (d *demo) scenario(keys string) error {
 	if err != nil {
 		return err
 	}
-	got, detail = d.outcome(rb, true)
+	got, detail = d.outcome(exp, rb)
 	d.row("expired command (radio)", "refused by implant", got, detail)
 
 	// 5. A command signed by a key the implant does not trust.
@@ -359,39 +394,36 @@ func (d *demo) scenario(keys string) error {
 	evil := *d.ctl
 	evil.Signer = stranger
 	d.counter++
-	unk, err := evil.Command(pump.CmdBolus, d.counter, d.now(), 100)
+	unk, err := evil.Command(protocol.PumpBolus, d.counter, d.now(), 100)
 	if err != nil {
 		return err
 	}
-	uf, err := unk.Marshal()
-	if err != nil {
-		return err
-	}
-	got, detail = d.outcome(uf, false)
+	got, detail = d.outcome(unk, nil)
 	d.row("command signed by an unknown key (via relay)", "refused by relay", got, detail)
 	rb, err = rawBundle(unk, nil)
 	if err != nil {
 		return err
 	}
-	got, detail = d.outcome(rb, true)
+	got, detail = d.outcome(unk, rb)
 	d.row("command signed by an unknown key (radio)", "refused by implant", got, detail)
 
 	// 6. One flipped bit in the ciphertext.
-	f, _, err = d.command(pump.CmdBolus, 100)
-	if err != nil {
+	if env, err = d.command(protocol.PumpBolus, 100); err != nil {
 		return err
 	}
-	f[len(f)/2] ^= 0x04
-	got, detail = d.outcome(f, false)
+	flipped := *env
+	flipped.Body = append([]byte(nil), env.Body...)
+	flipped.Body[len(flipped.Body)/2] ^= 0x04
+	got, detail = d.outcome(&flipped, nil)
 	d.row("ciphertext with one flipped bit (via relay)", "refused by relay", got, detail)
 
 	// 7. A malicious relay compares against a forged higher limit, so its
 	// verdict says "within" for an 8.00 U bolus; the kernel's exact check refuses.
-	forged, err := d.forgedVerdict(keys, 800)
+	forgedEnv, forged, err := d.forgedVerdict(keys, 800)
 	if err != nil {
 		return err
 	}
-	got, detail = d.outcome(forged, true)
+	got, detail = d.outcome(forgedEnv, forged)
 	d.row("relay forges 'within' for 8.00 U", "refused by kernel: verdict-mismatch", got, detail)
 
 	// 8. Hypoglycaemia: the sensor reads 55 mg/dL; the relay raises the alert
@@ -439,8 +471,8 @@ func (d *demo) scenario(keys string) error {
 		if err != nil {
 			break
 		}
-		if rec, err := firmware.DecodeRecord(r.Payload); err == nil {
-			kinds[rec.Type]++
+		if rec, err := protocol.DecodeRecord(r.Payload); err == nil {
+			kinds[rec.Type.String()]++
 		}
 	}
 	var parts []string
@@ -456,60 +488,55 @@ func (d *demo) scenario(keys string) error {
 // secret CKKS key), encrypts its own higher limit under pk_I, compares, and
 // signs the result. Everything verifies; only the kernel's exact check can
 // catch it.
-func (d *demo) forgedVerdict(keys string, amount int64) ([]byte, error) {
-	rdir := filepath.Join(keys, "relay")
-	b, err := provision.ReadFile(rdir, "fhe-implant.relay")
+func (d *demo) forgedVerdict(keys string, amount int64) (*wire.Envelope, []byte, error) {
+	rk, err := protocol.LoadRelay(filepath.Join(keys, "relay"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rk, err := fhe.UnmarshalRelayKeys(b)
+	rsign := rk.Signer
+	env, err := d.command(protocol.PumpBolus, amount)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rsign, err := provision.ReadSigningKey(rdir, "relay.key")
-	if err != nil {
-		return nil, err
-	}
-	_, env, err := d.command(pump.CmdBolus, amount)
-	if err != nil {
-		return nil, err
-	}
-	schema, _ := firmware.Schema(pump.CmdBolus)
+	schema, _ := protocol.KindPump.Schema(protocol.PumpBolus)
 	ct, err := fhe.UnmarshalCiphertext(env.Body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	fakeLimit, err := rk.PublicKey().EncryptLimits(schema, []int64{6000})
+	fakeLimit, err := rk.Implant.PublicKey().EncryptLimits(schema, []int64{6000})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ev := fhe.NewRelay(rk)
+	ev := fhe.NewRelay(rk.Implant)
 	v, err := ev.Compare(schema, ct, fakeLimit)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pkt, err := ev.ForImplant(schema, ct, v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, err := pkt.MarshalBinary()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	digest, err := env.Header.HeaderDigest()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	venv, err := wire.Seal(wire.Header{Kind: wire.KindVerdict, DeviceID: device, Counter: 1 << 40,
+	// A counter the real relay has not reached yet (within the implant's
+	// counter step), so only the kernel's exact check stands in the way.
+	venv, err := wire.Seal(wire.Header{Kind: wire.KindVerdict, DeviceID: device, Counter: 1 << 16,
 		IssuedAtMs: env.Header.IssuedAtMs, ExpiresAtMs: env.Header.ExpiresAtMs, Subkind: env.Header.Subkind, Bind: digest[:]}, body, rsign)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	vf, err := venv.Marshal()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return rawBundle(env, vf)
+	rb, err := rawBundle(env, vf)
+	return env, rb, err
 }
 
 // measure times n in-limit commands from the controller's first byte to the
@@ -520,19 +547,23 @@ func (d *demo) measure(n int) error {
 	var cmdBytes, radioBytes, ackBytes int
 	for i := 0; i < n; i++ {
 		start := time.Now()
-		f, _, err := d.command(pump.CmdBolus, 10)
+		env, err := d.command(protocol.PumpBolus, 10)
 		if err != nil {
 			return err
 		}
-		s, err := d.client.Send(f, false)
+		f, err := env.Marshal()
 		if err != nil {
 			return err
 		}
-		if !s.Ack.Accepted {
-			return fmt.Errorf("latency run: command refused: %s", s.Ack.Reason)
+		s, err := d.client.Send(env)
+		if err != nil {
+			return err
+		}
+		if s.Ack.Private == nil || !s.Ack.Private.Accepted {
+			return fmt.Errorf("latency run: command refused: %+v", s.Ack.Private)
 		}
 		times = append(times, time.Since(start))
-		cmdBytes, radioBytes, ackBytes = len(f), s.Response.RadioBytes, s.AckBytes
+		cmdBytes, radioBytes, ackBytes = len(f), s.Response.RadioBytes, s.Ack.Bytes
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	fmt.Printf("latency: n=%d median=%s min=%s max=%s command_frame_bytes=%d radio_bundle_bytes=%d ack_bytes=%d\n",

@@ -6,10 +6,8 @@ import (
 
 	"github.com/implantfhe/implantfhe/controller"
 	"github.com/implantfhe/implantfhe/fhe"
-	"github.com/implantfhe/implantfhe/firmware"
-	"github.com/implantfhe/implantfhe/kernel/pacer"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
-	"github.com/implantfhe/implantfhe/wire"
 )
 
 const pacerDevice = "pacer-0001"
@@ -20,7 +18,7 @@ const pacerDevice = "pacer-0001"
 // above the patient's maximum, one with an LRL that is not a Table 7 value.
 func (d *demo) pacerSteps(bin string, ps fhe.ParamSet) error {
 	keys := filepath.Join(d.root, "pacer-keys")
-	if err := provision.GenerateKind(keys, pacerDevice, provision.KindPacer, ps, nil); err != nil {
+	if err := provision.Generate(keys, provision.Options{DeviceID: pacerDevice, Kind: protocol.KindPacer, Set: ps}); err != nil {
 		return err
 	}
 	imp, err := start(filepath.Join(bin, "implant"), "-keys", filepath.Join(keys, "implant"), "-state", filepath.Join(d.root, "pacer-state"))
@@ -33,39 +31,30 @@ func (d *demo) pacerSteps(bin string, ps fhe.ParamSet) error {
 		return err
 	}
 	defer rel.stop()
-	clinic := filepath.Join(keys, "clinic")
-	signer, err := provision.ReadSigningKey(clinic, "clinician.key")
+	k, err := protocol.LoadClinic(filepath.Join(keys, "clinic"))
 	if err != nil {
 		return err
 	}
-	b, err := provision.ReadFile(clinic, "fhe-implant.pk")
-	if err != nil {
-		return err
-	}
-	pk, err := fhe.UnmarshalPublicKey(b)
-	if err != nil {
-		return err
-	}
-	bind, err := provision.ReadFile(clinic, "bind.key")
-	if err != nil {
-		return err
-	}
-	trust, _, err := provision.ReadTrust(clinic)
-	if err != nil {
-		return err
-	}
-	ctl := &controller.Controller{DeviceID: pacerDevice, Signer: signer, Implant: pk, BindKey: bind, ValidityMs: 60_000, SchemaFor: firmware.PacerSchema}
-	cl := &controller.Client{Relay: rel.addr, Implant: wire.Verifier{DeviceID: pacerDevice, Trust: trust, MaxFrame: wire.MaxFrame}}
+	ctl := controller.New(k)
+	cl := controller.NewClient(rel.addr, k)
 	now, err := cl.ImplantTime()
 	if err != nil {
 		return err
 	}
-	lim, err := ctl.EncryptLimitsSub(uint8(pacer.CmdProgram), 40, 150)
+	lv, err := k.Limits.LimitValues(protocol.KindPacer, protocol.PacerProgram)
+	if err != nil {
+		return err
+	}
+	lim, err := ctl.EncryptLimits(protocol.PacerProgram, lv...)
 	if err != nil {
 		return err
 	}
 	counter := uint64(100)
-	if err := cl.UploadLimits(ctl, counter, now, uint8(pacer.CmdProgram), lim); err != nil {
+	lenv, err := ctl.LimitsEnvelope(protocol.PacerProgram, counter, now, lim)
+	if err != nil {
+		return err
+	}
+	if err := cl.UploadLimits(lenv); err != nil {
 		return err
 	}
 	pd := &demo{client: cl, tw: d.tw}
@@ -75,15 +64,11 @@ func (d *demo) pacerSteps(bin string, ps fhe.ParamSet) error {
 		if err != nil {
 			return err
 		}
-		env, err := ctl.CommandSub(uint8(pacer.CmdProgram), "program", counter, now, lrl, url)
+		env, err := ctl.Command(protocol.PacerProgram, counter, now, lrl, url)
 		if err != nil {
 			return err
 		}
-		f, err := env.Marshal()
-		if err != nil {
-			return err
-		}
-		got, detail := pd.outcome(f, false)
+		got, detail := pd.outcome(env, nil)
 		d.row(step, want, got, detail)
 		return nil
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/implantfhe/implantfhe/controller"
-	"github.com/implantfhe/implantfhe/firmware"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/update"
 )
@@ -57,28 +57,28 @@ func updateOutcome(u *controller.UpdateResult, err error) (string, string) {
 		return "no answer", ""
 	}
 	var evs []string
-	for _, r := range u.Acks {
-		ev := r.Event
-		if ev == firmware.EvStatus {
-			ev = r.Reason
+	for _, v := range u.Acks {
+		ev := v.Ack.Update.Event
+		if ev == protocol.EvStatus {
+			ev = v.Ack.Update.Last
 		}
-		evs = append(evs, ev)
+		evs = append(evs, ev.String())
 	}
 	detail := fmt.Sprintf("events %s; manifest %d B, %d chunks %d B, radio %d B, %d ms",
 		strings.Join(evs, "→"), u.Response.ManifestBytes, u.Response.Chunks, u.Response.ChunkBytes, u.Response.RadioBytes, u.Response.TransferMs)
 	ev := last.Event
-	if ev == firmware.EvStatus {
-		ev = last.Reason
+	if ev == protocol.EvStatus {
+		ev = last.Last
 	}
 	switch ev {
-	case firmware.EvRefused:
+	case protocol.EvRefused:
 		return "refused (" + refusal(last.Error) + ")", detail + "; " + firstLine(last.Error)
-	case firmware.EvReverted:
+	case protocol.EvReverted:
 		return "reverted", detail + "; " + firstLine(last.Error)
-	case firmware.EvConfirmed:
+	case protocol.EvConfirmed:
 		return "confirmed", fmt.Sprintf("now slot %s version %d, security counter %d; %s", last.Slot, last.Version, last.Confirmed, detail)
 	}
-	return ev, detail
+	return ev.String(), detail
 }
 
 // signRelease runs `ifhe update sign` (the manufacturer's step) on image
@@ -100,18 +100,15 @@ func (d *demo) signRelease(keys, image string, version, counter int, signers str
 // refuses. The valid release is this build's own implant binary.
 func (d *demo) updateSteps(keys, bin string) error {
 	mdir, pub := filepath.Join(keys, "manufacturer"), filepath.Join(keys, "public")
-	mfr, err := provision.ReadUpdateKeys(mdir, 1, 2, 3)
+	mfr, err := protocol.LoadUpdateKeys(mdir, 1, 2, 3)
 	if err != nil {
 		return err
 	}
-	dk, err := provision.ReadUpdateDevicePub(pub)
+	pk, err := protocol.LoadPublic(pub)
 	if err != nil {
 		return err
 	}
-	dev, err := provision.ReadDevice(pub)
-	if err != nil {
-		return err
-	}
+	dk, dev := pk.UpdatePub, pk.Device
 	params := func(version, counter uint64, class uint32) update.Params {
 		return update.Params{VendorID: dev.VendorID, ClassID: class, Version: version, SecurityCounter: counter,
 			ChunkSize: updateChunk, Recipients: []*ecdh.PublicKey{dk}}
@@ -201,12 +198,13 @@ func (d *demo) updateSteps(keys, bin string) error {
 	if r, err := d.client.RotateRoot(rb); err != nil {
 		detail = err.Error()
 	} else {
-		res, detail = r.Event, fmt.Sprintf("trust root v%d; signed root %d B", r.RootVersion, len(rb))
-		if r.Error != "" {
-			detail += "; " + firstLine(r.Error)
+		u := r.Ack.Update
+		res, detail = u.Event.String(), fmt.Sprintf("trust root v%d; signed root %d B", u.RootVersion, len(rb))
+		if u.Error != "" {
+			detail += "; " + firstLine(u.Error)
 		}
 	}
-	d.row("manufacturer key rotation (root v2, 2 old + 3 new signatures)", firmware.EvRootRotated, res, detail)
+	d.row("manufacturer key rotation (root v2, 2 old + 3 new signatures)", protocol.EvRootRotated.String(), res, detail)
 
 	// U9. After the rotation, a release signed with two retired keys.
 	rel, err := update.NewRelease(img, params(3, 3, dev.ClassID), rand.Reader, mfr[0], mfr[1])

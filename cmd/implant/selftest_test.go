@@ -11,12 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
 )
 
 func TestSelftestChecks(t *testing.T) {
 	keys := filepath.Join(t.TempDir(), "keys")
-	require.NoError(t, provision.Generate(keys, "pump-selftest", fhe.TestOnlyN11, nil))
+	require.NoError(t, provision.Generate(keys, provision.Options{DeviceID: "pump-selftest", Kind: protocol.KindPump, Set: fhe.TestOnlyN11, }))
 	badBoard := filepath.Join(t.TempDir(), "board.json")
 	require.NoError(t, os.WriteFile(badBoard, []byte(`{"name":"x"}`), 0o600))
 	tests := []struct {

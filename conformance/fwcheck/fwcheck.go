@@ -28,11 +28,10 @@ import (
 
 	"github.com/implantfhe/implantfhe/controller"
 	"github.com/implantfhe/implantfhe/fhe"
-	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/kernel/guard"
-	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/link"
+	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/relay"
 	"github.com/implantfhe/implantfhe/update"
@@ -43,7 +42,7 @@ import (
 const Device = "pump-conformance"
 
 // maxBolus is the limit the relay holds encrypted and the implant holds in
-// its provisioned limits (cmd/implant: 5.00 U).
+// its provisioned limits (Provision: 5.00 U).
 const maxBolus = 500
 
 // ErrStart: the implant did not come up.
@@ -79,8 +78,13 @@ func (t Target) command(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 // Provision writes keys for Device with the given parameter set under dir.
+// The limits are the published defaults with a 5.00 U maximum bolus and no
+// minimum bolus interval, since the scripted checks send boluses back to
+// back (the interval has its own kernel and model checks).
 func Provision(dir string, set fhe.ParamSet) error {
-	return provision.Generate(dir, Device, set, nil)
+	lim := protocol.DefaultLimits(protocol.KindPump)
+	lim.Pump.MaxBolusCU, lim.Pump.MinBolusIntervalMs = maxBolus, 0
+	return provision.Generate(dir, provision.Options{DeviceID: Device, Kind: protocol.KindPump, Set: set, Limits: &lim})
 }
 
 // Run provisions nothing: keys is a directory written by Provision, work an
@@ -122,14 +126,14 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 		return checks, err
 	}
 
-	good, err := s.viaRelay(pump.CmdBolus, 100)
+	good, err := s.viaRelay(protocol.PumpBolus, 100)
 	if err != nil {
 		return checks, err
 	}
 	got, detail := s.send(good.Bundle)
 	add("signed in-limit bolus 1.00 U", []string{"CMD-AUTH", "PUMP-MAX-BOLUS"}, "executed", got, detail)
 
-	over, err := s.viaRelay(pump.CmdBolus, 800)
+	over, err := s.viaRelay(protocol.PumpBolus, 800)
 	if err != nil {
 		return checks, err
 	}
@@ -140,7 +144,7 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 	add("replay of the executed bundle", []string{"CMD-REPLAY"}, "refused by implant", got, detail)
 
 	s.counter++
-	old, err := p.ctl.Command(pump.CmdBolus, s.counter, s.now-10*units.Minute, 100)
+	old, err := p.ctl.Command(protocol.PumpBolus, s.counter, s.now-10*units.Minute, 100)
 	if err != nil {
 		return checks, err
 	}
@@ -158,7 +162,7 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 	evil := *p.ctl
 	evil.Signer = stranger
 	s.counter++
-	unk, err := evil.Command(pump.CmdBolus, s.counter, s.now, 100)
+	unk, err := evil.Command(protocol.PumpBolus, s.counter, s.now, 100)
 	if err != nil {
 		return checks, err
 	}
@@ -168,7 +172,7 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 	got, detail = s.send(raw)
 	add("command signed by an unknown key", []string{"CMD-AUTH"}, "refused by implant", got, detail)
 
-	flip, err := s.viaRelay(pump.CmdBolus, 100)
+	flip, err := s.viaRelay(protocol.PumpBolus, 100)
 	if err != nil {
 		return checks, err
 	}
@@ -179,7 +183,7 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 
 	// A relay that compares against a forged higher limit says "within"
 	// for 8.00 U; the kernel's exact check must refuse.
-	forged, err := s.withLimit(6000, func() (*relay.Result, error) { return s.viaRelay(pump.CmdBolus, 800) })
+	forged, err := s.withLimit(6000, func() (*relay.Result, error) { return s.viaRelay(protocol.PumpBolus, 800) })
 	if err != nil {
 		return checks, err
 	}
@@ -224,7 +228,7 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 		if last.Error != "" {
 			detail += "; " + lastLine(last.Error)
 		}
-		add(u.name, []string{"PUMP-UPDATE-SWITCH"}, u.want, last.Event, detail)
+		add(u.name, []string{"PUMP-UPDATE-SWITCH"}, u.want, last.Event.String(), detail)
 	}
 	return checks, nil
 }
@@ -233,18 +237,15 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 // 1 and 2, in 64 KiB chunks.
 func release(keys string, image []byte, version, secCtr uint64) (*update.Release, error) {
 	mdir, pub := filepath.Join(keys, "manufacturer"), filepath.Join(keys, "public")
-	signers, err := provision.ReadUpdateKeys(mdir, 1, 2)
+	signers, err := protocol.LoadUpdateKeys(mdir, 1, 2)
 	if err != nil {
 		return nil, err
 	}
-	dk, err := provision.ReadUpdateDevicePub(pub)
+	pk, err := protocol.LoadPublic(pub)
 	if err != nil {
 		return nil, err
 	}
-	dev, err := provision.ReadDevice(pub)
-	if err != nil {
-		return nil, err
-	}
+	dk, dev := pk.UpdatePub, pk.Device
 	return update.NewRelease(image, update.Params{VendorID: dev.VendorID, ClassID: dev.ClassID, Version: version,
 		SecurityCounter: secCtr, ChunkSize: update.MaxChunkSize, Recipients: []*ecdh.PublicKey{dk}}, rand.Reader, signers...)
 }
@@ -255,11 +256,14 @@ func (s *session) updateAck(ack []byte) (relay.UpdateEvent, error) {
 	if err != nil {
 		return relay.UpdateEvent{}, err
 	}
-	r, err := firmware.DecodeRecord(e.Body)
+	a, err := protocol.DecodeAck(e.Body)
 	if err != nil {
 		return relay.UpdateEvent{}, err
 	}
-	return relay.EventOf(r), nil
+	if a.Kind != protocol.AckUpdate {
+		return relay.UpdateEvent{}, fmt.Errorf("fwcheck: a %s acknowledgement to an update request", a.Kind)
+	}
+	return relay.EventOf(a.Update), nil
 }
 
 func lastLine(s string) string {
@@ -268,53 +272,31 @@ func lastLine(s string) string {
 }
 
 type parties struct {
-	ctl *controller.Controller
-	dev *relay.Device
+	ctl    *controller.Controller
+	client *controller.Client // opens acknowledgements (no relay URL: never dials)
+	dev    *relay.Device
 }
 
 func loadParties(keys string) (*parties, error) {
-	clinic, rdir := filepath.Join(keys, "clinic"), filepath.Join(keys, "relay")
-	signer, err := provision.ReadSigningKey(clinic, "clinician.key")
+	ck, err := protocol.LoadClinic(filepath.Join(keys, "clinic"))
 	if err != nil {
 		return nil, err
 	}
-	b, err := provision.ReadFile(clinic, "fhe-implant.pk")
-	if err != nil {
-		return nil, err
-	}
-	pk, err := fhe.UnmarshalPublicKey(b)
-	if err != nil {
-		return nil, err
-	}
-	bind, err := provision.ReadFile(clinic, "bind.key")
-	if err != nil {
-		return nil, err
-	}
-	if b, err = provision.ReadFile(rdir, "fhe-implant.relay"); err != nil {
-		return nil, err
-	}
-	rk, err := fhe.UnmarshalRelayKeys(b)
-	if err != nil {
-		return nil, err
-	}
-	rsign, err := provision.ReadSigningKey(rdir, "relay.key")
-	if err != nil {
-		return nil, err
-	}
-	trust, _, err := provision.ReadTrust(rdir)
+	rk, err := protocol.LoadRelay(filepath.Join(keys, "relay"))
 	if err != nil {
 		return nil, err
 	}
 	p := &parties{
-		ctl: &controller.Controller{DeviceID: Device, Signer: signer, Implant: pk, BindKey: bind, ValidityMs: 60_000},
-		dev: &relay.Device{ID: Device, Eval: fhe.NewRelay(rk), Signer: rsign, MaxCmdAge: 300_000,
-			Verifier: wire.Verifier{DeviceID: Device, Trust: trust, MaxFrame: wire.MaxFrame}},
+		ctl:    controller.New(ck),
+		client: controller.NewClient("", ck),
+		dev: &relay.Device{ID: Device, Kind: protocol.KindPump, Eval: fhe.NewRelay(rk.Implant), Signer: rk.Signer, MaxCmdAge: 300_000,
+			Verifier: wire.Verifier{DeviceID: Device, Trust: rk.Trust, MaxFrame: wire.MaxFrame}},
 	}
-	lim, err := p.ctl.EncryptLimits(pump.CmdBolus, maxBolus)
+	lim, err := p.ctl.EncryptLimits(protocol.PumpBolus, maxBolus)
 	if err != nil {
 		return nil, err
 	}
-	return p, p.dev.SetLimits(pump.CmdBolus, lim)
+	return p, p.dev.SetLimits(protocol.PumpBolus, lim)
 }
 
 type process struct {
@@ -395,7 +377,7 @@ func (s *session) syncTime() error {
 }
 
 // viaRelay builds a command as the controller and processes it as the relay.
-func (s *session) viaRelay(kind pump.CommandKind, value int64) (*relay.Result, error) {
+func (s *session) viaRelay(kind protocol.Subkind, value int64) (*relay.Result, error) {
 	if err := s.syncTime(); err != nil {
 		return nil, err
 	}
@@ -414,19 +396,19 @@ func (s *session) viaRelay(kind pump.CommandKind, value int64) (*relay.Result, e
 // withLimit runs f while the relay compares against a different (forged)
 // limit, then restores the real one.
 func (s *session) withLimit(limit int64, f func() (*relay.Result, error)) (*relay.Result, error) {
-	forged, err := s.p.ctl.EncryptLimits(pump.CmdBolus, limit)
+	forged, err := s.p.ctl.EncryptLimits(protocol.PumpBolus, limit)
 	if err != nil {
 		return nil, err
 	}
-	real, err := s.p.ctl.EncryptLimits(pump.CmdBolus, maxBolus)
+	real, err := s.p.ctl.EncryptLimits(protocol.PumpBolus, maxBolus)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.p.dev.SetLimits(pump.CmdBolus, forged); err != nil {
+	if err := s.p.dev.SetLimits(protocol.PumpBolus, forged); err != nil {
 		return nil, err
 	}
 	res, ferr := f()
-	return res, errors.Join(ferr, s.p.dev.SetLimits(pump.CmdBolus, real))
+	return res, errors.Join(ferr, s.p.dev.SetLimits(protocol.PumpBolus, real))
 }
 
 // send delivers a radio bundle and describes the implant's answer as
@@ -436,21 +418,24 @@ func (s *session) send(bundle []byte) (string, string) {
 	if err != nil {
 		return "error", err.Error()
 	}
-	e, err := wire.Decode(ack, wire.MaxFrame)
+	v, err := s.p.client.OpenAck(ack)
 	if err != nil {
 		return "error", "ack: " + err.Error()
 	}
-	rec, err := firmware.DecodeRecord(e.Body)
-	if err != nil {
-		return "error", "ack record: " + err.Error()
-	}
+	a, p := v.Ack, v.Private
 	switch {
-	case rec.Type == firmware.RecRefused:
-		return "refused by implant", rec.Error
-	case rec.Accepted:
-		return "executed", fmt.Sprintf("delivered %v (0.01 U)", rec.Deliver)
+	case a.Kind == protocol.AckRefused:
+		return "refused by implant", a.Refusal.String() + ": " + p.Detail
+	case a.Kind != protocol.AckDecision:
+		return "error", "a " + a.Kind.String() + " acknowledgement to a command"
+	case p.Accepted:
+		return "executed", fmt.Sprintf("delivered %v (0.01 U)", p.Delivered)
 	}
-	return "refused by kernel: " + rec.Reason, strings.Join(rec.Alerts, ",")
+	alerts := make([]string, len(p.Alerts))
+	for i, x := range p.Alerts {
+		alerts[i] = x.String()
+	}
+	return "refused by kernel: " + p.Reason.String(), strings.Join(alerts, ",")
 }
 
 // rawBundle is the radio bundle an attacker on the radio could send: a
