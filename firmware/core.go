@@ -107,8 +107,9 @@ func (c *core) resume() uint64 {
 	return c.ctrs.Get(ctrCommand)
 }
 
-// consume makes the command and verdict counters durable before the step
-// that consumed them is logged or acts.
+// consume makes the command and verdict counters durable in the counter
+// store, right after the step that consumed them is logged and before
+// anything acts.
 func (c *core) consume(lastCmd uint64) error {
 	if lastCmd > c.ctrs.Get(ctrCommand) {
 		if err := c.ctrs.Advance(ctrCommand, lastCmd); err != nil {

@@ -119,17 +119,20 @@ func (im *Implant) State() pump.State { return im.st }
 func (im *Implant) Head() (uint64, implog.Hash) { return im.log.Head() }
 
 func (im *Implant) persist(r *protocol.LogRecord, withState bool) error {
-	if withState {
-		if err := im.consume(im.st.Guard.LastCounter); err != nil {
-			return err
-		}
-		b, err := encodeState(im.st)
-		if err != nil {
-			return err
-		}
-		r.State, r.VerdictCtr, r.AckCtr = b, im.verdictCtr, im.ackCtr
+	if !withState {
+		return im.append(r)
 	}
-	return im.append(r)
+	b, err := encodeState(im.st)
+	if err != nil {
+		return err
+	}
+	r.State, r.VerdictCtr, r.AckCtr = b, im.verdictCtr, im.ackCtr
+	if err := im.append(r); err != nil {
+		return err
+	}
+	// After the record: a cut in between leaves the record, whose state
+	// holds the counters; a log cut back before it leaves these.
+	return im.consume(im.st.Guard.LastCounter)
 }
 
 // Outcome is what happened to one received frame.

@@ -126,17 +126,18 @@ func (im *PacerImplant) Now() units.Millis { return im.now() }
 func (im *PacerImplant) State() pacer.State { return im.st }
 
 func (im *PacerImplant) persist(r *protocol.LogRecord, withState bool) error {
-	if withState {
-		if err := im.consume(im.st.Guard.LastCounter); err != nil {
-			return err
-		}
-		var b bytes.Buffer
-		if err := binary.Write(&b, binary.BigEndian, &im.st); err != nil {
-			return fmt.Errorf("pacer: encode state: %w", err)
-		}
-		r.State, r.VerdictCtr, r.AckCtr = b.Bytes(), im.verdictCtr, im.ackCtr
+	if !withState {
+		return im.append(r)
 	}
-	return im.append(r)
+	var b bytes.Buffer
+	if err := binary.Write(&b, binary.BigEndian, &im.st); err != nil {
+		return fmt.Errorf("pacer: encode state: %w", err)
+	}
+	r.State, r.VerdictCtr, r.AckCtr = b.Bytes(), im.verdictCtr, im.ackCtr
+	if err := im.append(r); err != nil {
+		return err
+	}
+	return im.consume(im.st.Guard.LastCounter)
 }
 
 // step runs the kernel, persists what matters, then paces.

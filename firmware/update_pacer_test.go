@@ -12,6 +12,7 @@ import (
 	"github.com/implantfhe/implantfhe/hal/mock"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/pacer"
+	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/update"
@@ -44,7 +45,9 @@ func TestPacerUpdateSwitchKeepsBackupPacing(t *testing.T) {
 	require.NoError(t, update.Provision(slots, root, randBytes(t, 900), 1, 1, updChunk))
 	const switchMs units.Millis = 200
 	upd := &firmware.UpdateConfig{Slots: slots, SwitchMs: switchMs, SelfTest: func([]byte) error { return nil }}
-	im, err := firmware.BootPacer("pacer-0001", pacer.DefaultConfig(), firmware.Keys{Signer: signer, Trust: trust}, board.HAL(), upd)
+	seal, err := ecdh.X25519().GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	im, err := firmware.BootPacer("pacer-0001", pacer.DefaultConfig(), firmware.Keys{Signer: signer, Trust: trust, AckSeal: seal.PublicKey()}, board.HAL(), upd)
 	require.NoError(t, err)
 
 	rel, err := update.NewRelease(randBytes(t, 3*updChunk), update.Params{VendorID: vendorID, ClassID: classPacer, Version: 2,
@@ -78,12 +81,22 @@ func TestPacerUpdateSwitchKeepsBackupPacing(t *testing.T) {
 		step()
 	}
 	require.Equal(t, paced, im.State().LastVMs, "no pace in between")
-	out, _, err = im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdFinish}))
+	out, ack, err := im.HandleUpdate(req(t, &protocol.UpdateRequest{Op: protocol.UpdFinish}))
 	require.NoError(t, err)
-	require.Equal(t, protocol.EvRefused, out.Event)
+	require.Equal(t, protocol.EvSwitchRefused, out.Event)
 	require.ErrorIs(t, out.Err, update.ErrSwitchRefused)
-	assert.Contains(t, out.Err.Error(), "switch-escape-deadline")
 	assert.False(t, out.Reboot)
+	// The kernel's reason reaches the clinic sealed; the clear part says
+	// only "switch refused" (the relay asks again).
+	env, err := wire.Decode(ack, wire.MaxFrame)
+	require.NoError(t, err)
+	a, err := protocol.DecodeAck(env.Body)
+	require.NoError(t, err)
+	assert.Equal(t, protocol.EvSwitchRefused, a.Update.Event)
+	assert.Empty(t, a.Update.Error, "no kernel reason in clear")
+	priv, err := protocol.OpenPrivate(seal, "pacer-0001", a)
+	require.NoError(t, err)
+	assert.Equal(t, reason.SwitchEscapeDeadline, priv.Reason)
 
 	// Right after the next pace: granted.
 	last := im.State().LastVMs
@@ -100,6 +113,6 @@ func TestPacerUpdateSwitchKeepsBackupPacing(t *testing.T) {
 	assert.Equal(t, before.Active, im.State().Active, "the pacing program survives the switch")
 	assert.Equal(t, before.LastVMs, im.State().LastVMs)
 	evs := updateEvents(t, board.Storage)
-	assert.Equal(t, []string{protocol.EvOffered.String(), protocol.EvDownloading.String(), "switch:false", protocol.EvRefused.String(),
+	assert.Equal(t, []string{protocol.EvOffered.String(), protocol.EvDownloading.String(), "switch:false", protocol.EvSwitchRefused.String(),
 		"switch:true", protocol.EvStaged.String(), "switch:true", protocol.EvTrial.String(), protocol.EvConfirmed.String()}, evs)
 }
