@@ -48,7 +48,10 @@ CONSTANTS
     \* Command envelopes: signer roles, verdicts, age of the issue time
     \* (issued = now - age; TLC's .cfg syntax has no negative numbers), and
     \* validity length (expires = issued + length).
-    Signers, Verdicts, IssueAges, ValidFor
+    Signers, Verdicts, IssueAges, ValidFor,
+    \* CMD-COUNTER-STEP: the most one command may move the counter
+    \* (guard.MaxCounterStep, 2^20 in the kernel; small in the TLC models).
+    MaxCounterStep
 
 VARIABLES
     mode,          \* operating mode
@@ -100,7 +103,7 @@ Reasons == {"ok", "unauthenticated", "wrong-role", "replay", "expired",
             "iob-over-max", "daily-over-max", "basal-over-max",
             "glucose-low", "glucose-stale", "alarm-active", "suspended",
             "faulted", "invalid-reading", "switch-bolus-in-progress",
-            "switch-duration-out-of-range"}
+            "switch-duration-out-of-range", "counter-jump"}
 
 ASSUME /\ TickMs > 0 /\ MaxTime \in Nat /\ MaxEventsPerTick \in Nat
        /\ BucketMs > 0 /\ WindowMs > 0 /\ WindowMs % BucketMs = 0
@@ -111,6 +114,7 @@ ASSUME /\ TickMs > 0 /\ MaxTime \in Nat /\ MaxEventsPerTick \in Nat
        /\ 0 < MaxSwitchMs /\ MaxSwitchMs <= GlucoseStaleMs /\ SwitchDurations \subseteq Nat
        /\ Signers \subseteq Roles /\ Verdicts \subseteq VerdictKinds
        /\ "clinician" \in Signers /\ "within" \in Verdicts /\ 0 \in IssueAges /\ IssueAges \subseteq Nat
+       /\ MaxCounterStep \in Nat /\ MaxCounterStep > 0
 
 -----------------------------------------------------------------------------
 (* Mode machine (kernel/pump/mode.go): the mode after an event, or NoMode  *)
@@ -343,7 +347,12 @@ EnterAlarm(r, why) ==
     IN IF ModeNext(r.k.mode, "alarm") = NoMode THEN a
        ELSE [a EXCEPT !.k.mode = "alarm", !.k.basalAccum = 0]
 
-\* CMD-EXPIRY.
+\* CMD-EXPIRY.  The rule includes machine arithmetic: the window length
+\* c.expires - c.issued is the exact difference for every pair of int64
+\* times (kernel/guard computes it without wrap-around, in uint64 once
+\* expires > issued).  TLA+ integers are unbounded, so this spec cannot
+\* show the kernel does that; the property and fuzz tests of kernel/guard
+\* and wire draw the int64 and uint64 edge values for it.
 CheckExpiry(c, t) ==
     IF c.expires <= c.issued \/ c.expires - c.issued > MaxCommandValidityMs
     THEN "validity-too-long"
@@ -439,14 +448,17 @@ VerdictThenExecute(r, c) ==
        ELSE IF why # "ok" THEN Decide(r2, why)
        ELSE Execute(r2, c)
 
-\* CMD-AUTH, CMD-REPLAY, CMD-EXPIRY, then CMD-VERDICT, then the command.
-\* An admitted counter is consumed even if the command is refused later,
-\* an unknown command kind included (step.go admits before it looks at the
-\* kind).
+\* CMD-AUTH, CMD-REPLAY, CMD-COUNTER-STEP, CMD-EXPIRY, then CMD-VERDICT,
+\* then the command.  An admitted counter is consumed even if the command
+\* is refused later, an unknown command kind included (step.go admits
+\* before it looks at the kind); a counter more than MaxCounterStep above
+\* the last is refused before it is consumed, so no single command can
+\* exhaust the counter space.
 DoCommand(r, c) ==
     IF c.signer = "none" THEN Decide(r, "unauthenticated")
     ELSE IF c.signer # "clinician" THEN Decide(r, "wrong-role")
     ELSE IF c.counter <= r.k.lastCounter THEN Decide(r, "replay")
+    ELSE IF c.counter - r.k.lastCounter > MaxCounterStep THEN Decide(r, "counter-jump")
     ELSE LET a == [r EXCEPT !.k.lastCounter = c.counter]
              exp == CheckExpiry(c, a.k.now)
          IN IF exp # "ok" THEN Decide(a, exp)
@@ -595,11 +607,14 @@ CmdParams ==
     \cup {[kind |-> "program-limits", verdict |-> "absent", amount |-> 0, rate |-> 0,
            duration |-> 0, limits |-> l] : l \in LimitSets}
 
-\* Envelopes: any signer; the next counter or a replay of the last one
-\* (counter abstraction); issue time and validity from the constants.
+\* Envelopes: any signer; a replay of the last counter, the next one, the
+\* one exactly MaxCounterStep above the last (admitted) or one more (a jump,
+\* refused: CMD-COUNTER-STEP) (counter abstraction); issue time and validity
+\* from the constants.
+Counters == {lastCounter, lastCounter + 1, lastCounter + MaxCounterStep, lastCounter + MaxCounterStep + 1}
 Headers ==
     {[signer |-> s, counter |-> n, issued |-> now - a, expires |-> now - a + v] :
-        s \in Signers, n \in {lastCounter, lastCounter + 1}, a \in IssueAges, v \in ValidFor}
+        s \in Signers, n \in Counters, a \in IssueAges, v \in ValidFor}
 
 MkCmd(h, p) ==
     [kind |-> p.kind, signer |-> h.signer, counter |-> h.counter, issued |-> h.issued,
@@ -652,6 +667,7 @@ Contradicts(c, pre) ==
     /\ pre.mode # "init"
     /\ c.signer = "clinician"
     /\ c.counter > pre.lastCounter
+    /\ c.counter - pre.lastCounter <= MaxCounterStep
     /\ CheckExpiry(c, pre.now) = "ok"
     /\ IF c.kind = "bolus" THEN c.amount > 0 ELSE c.rate >= 0
     /\ c.kind = "temp-basal" => MinTempBasalMs <= c.duration /\ c.duration <= MaxTempBasalMs
@@ -760,6 +776,20 @@ Inv_CMD_REPLAY ==
     /\ lastCounter >= P.lastCounter
     /\ Accepted => Inp.cmd.counter > P.lastCounter
 
+\* No step moves the counter by more than MaxCounterStep; an accepted
+\* command's counter is within the step above the previous one; a refused
+\* jump consumes nothing.  So the counter space (2^64 in the kernel) cannot
+\* be exhausted by one command, and a controller that lost its counter
+\* resumes from the implant's last consumed counter + 1.
+\* CMD-COUNTER-STEP
+Inv_CMD_COUNTER_STEP ==
+    /\ lastCounter - P.lastCounter <= MaxCounterStep
+    /\ Accepted => Inp.cmd.counter - P.lastCounter <= MaxCounterStep
+    /\ Out.decision = "counter-jump" => lastCounter = P.lastCounter
+
+\* Machine arithmetic is part of the rule (no wrap-around: the window
+\* length is computed exactly for every int64 pair); TLA+ integers are
+\* unbounded, so the kernel's property and fuzz tests check that part.
 \* CMD-EXPIRY
 Inv_CMD_EXPIRY ==
     Accepted =>

@@ -33,7 +33,8 @@ CONSTANTS
     MaxSwitchMs,   \* longest switch-over blackout a switch may declare
     SwitchDurations, \* blackouts a slot-switch request may declare
     MaxEventsPerTick, \* inputs other than time advances between two of them
-    MaxCommands    \* bound on admitted commands (CommandBound, a TLC constraint)
+    MaxCommands,   \* bound on the counter (CommandBound, a TLC constraint)
+    MaxCounterStep \* CMD-COUNTER-STEP: most one command may move the counter (kernel: 2^20)
 
 VARIABLES
     op,            \* "por", "permanent", "fault"
@@ -91,7 +92,7 @@ Safe == [mode |-> "VVI", lrl |-> 65, url |-> 120, av |-> 150, vrp |-> 320, pvarp
 
 ASSUME Programmable(Safe) /\ Pacable(Safe) /\ TickMs > 0 /\ VBlankMs >= 0
 ASSUME MaxSwitchMs > 0 /\ SwitchDurations \subseteq Nat /\ MaxCommands \in Nat
-ASSUME MaxEventsPerTick \in Nat
+ASSUME MaxEventsPerTick \in Nat /\ MaxCounterStep \in Nat /\ MaxCounterStep > 0
 ASSUME LimitsValid(FullLimits) /\ WithinLimits(Safe, FullLimits)
 
 -----------------------------------------------------------------------------
@@ -118,7 +119,8 @@ Wake == LET c == {t \in {ADue, VDue} : t > now} IN
 
 NoFacts == [paced |-> "none", interval |-> 0, vInterval |-> 0, refractory |-> FALSE,
             changed |-> FALSE, safePoint |-> TRUE, fault |-> FALSE, accepted |-> FALSE,
-            signed |-> TRUE, fresh |-> TRUE, inTime |-> TRUE, verdictOk |-> TRUE,
+            signed |-> TRUE, fresh |-> TRUE, inStep |-> TRUE, consumed |-> 0,
+            inTime |-> TRUE, verdictOk |-> TRUE,
             inLimits |-> TRUE, switch |-> "none", switchMs |-> 0, pre |-> Safe]
 
 Init ==
@@ -175,29 +177,46 @@ SenseA ==
             /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastAPace, lastCounter, limits>>
             /\ lastStep' = [NoFacts EXCEPT !.pre = active]
 
-\* A command: admitted (guard.Admit) only if signed by the clinician, fresh
-\* and in time; then taken only if the verdict agrees with the exact check
-\* (the patient's limits) and the program passes Table 7 and the
-\* cross-parameter rules, which the relay cannot check.
-Command(p, v, signed, fresh, inTime) ==
+\* A command's counter, as its distance d above the last consumed one: a
+\* replay (0), the next (1), exactly the step (admitted) or one more (a
+\* jump).  CMD-COUNTER-STEP.
+CounterOffsets == {0, 1, MaxCounterStep, MaxCounterStep + 1}
+
+\* guard.Admit: signed by the clinician, fresh (d > 0) and within the step
+\* consume the counter (CMD-REPLAY, CMD-COUNTER-STEP); a jump is refused
+\* without consuming it.
+Consumed(signed, d) == IF signed /\ 0 < d /\ d <= MaxCounterStep THEN d ELSE 0
+
+\* A command: admitted (guard.Admit) only if signed by the clinician, fresh,
+\* within the counter step and in time; then taken only if the verdict
+\* agrees with the exact check (the patient's limits) and the program
+\* passes Table 7 and the cross-parameter rules, which the relay cannot
+\* check.
+Command(p, v, signed, d, inTime) ==
     LET exact == WithinLimits(p, limits)
-        ok == signed /\ fresh /\ inTime /\ op # "fault" /\ v = "within" /\ exact
+        fresh == d > 0
+        inStep == d <= MaxCounterStep
+        ok == signed /\ fresh /\ inStep /\ inTime /\ op # "fault" /\ v = "within" /\ exact
               /\ Programmable(p) /\ Pacable(p)
     IN /\ pending' = IF ok THEN p ELSE pending
-       /\ lastCounter' = IF signed /\ fresh THEN lastCounter + 1 ELSE lastCounter
+       /\ lastCounter' = lastCounter + Consumed(signed, d)
        /\ UNCHANGED <<op, active, perm, now, lastV, lastA, lastAPace, avPending, limits>>
        /\ lastStep' = [NoFacts EXCEPT !.accepted = ok, !.signed = signed, !.fresh = fresh,
+                       !.inStep = inStep, !.consumed = Consumed(signed, d),
                        !.inTime = inTime, !.verdictOk = (v = "within" /\ exact),
                        !.inLimits = exact, !.pre = active]
 
 \* New patient limits: no verdict; taken at once if valid and every stored
 \* program lies within them (therapy never changes to fit new limits).
-SetLimits(l, signed, fresh, inTime) ==
-    LET ok == signed /\ fresh /\ inTime /\ op # "fault" /\ LimitsValid(l) /\ StoredWithin(l)
+SetLimits(l, signed, d, inTime) ==
+    LET fresh == d > 0
+        inStep == d <= MaxCounterStep
+        ok == signed /\ fresh /\ inStep /\ inTime /\ op # "fault" /\ LimitsValid(l) /\ StoredWithin(l)
     IN /\ limits' = IF ok THEN l ELSE limits
-       /\ lastCounter' = IF signed /\ fresh THEN lastCounter + 1 ELSE lastCounter
+       /\ lastCounter' = lastCounter + Consumed(signed, d)
        /\ UNCHANGED <<op, active, perm, pending, now, lastV, lastA, lastAPace, avPending>>
        /\ lastStep' = [NoFacts EXCEPT !.accepted = ok, !.signed = signed, !.fresh = fresh,
+                       !.inStep = inStep, !.consumed = Consumed(signed, d),
                        !.inTime = inTime, !.pre = active]
 
 Fault ==
@@ -253,8 +272,8 @@ Resume ==
 Event ==
     \/ SenseV
     \/ SenseA
-    \/ \E p \in Programs, v \in Verdicts, s \in BOOLEAN, f \in BOOLEAN, i \in BOOLEAN : Command(p, v, s, f, i)
-    \/ \E l \in LimitSets, s \in BOOLEAN, f \in BOOLEAN, i \in BOOLEAN : SetLimits(l, s, f, i)
+    \/ \E p \in Programs, v \in Verdicts, s \in BOOLEAN, d \in CounterOffsets, i \in BOOLEAN : Command(p, v, s, d, i)
+    \/ \E l \in LimitSets, s \in BOOLEAN, d \in CounterOffsets, i \in BOOLEAN : SetLimits(l, s, d, i)
     \/ Fault
 
 \* The blackouts a request may declare: the constants, and the two around
@@ -321,10 +340,20 @@ Inv_PACE_PATIENT_LIMITS ==
     /\ LimitsValid(limits)
     /\ StoredWithin(limits)
 
-\* CMD-AUTH, CMD-REPLAY, CMD-EXPIRY, CMD-VERDICT: an accepted command was
-\* signed by the clinician, fresh, in time, and its verdict agreed.
+\* CMD-AUTH, CMD-REPLAY, CMD-COUNTER-STEP, CMD-EXPIRY, CMD-VERDICT: an
+\* accepted command was signed by the clinician, fresh, within the counter
+\* step of the previous one, in time, and its verdict agreed; and no step
+\* moves the counter by more than MaxCounterStep, so no single command can
+\* exhaust the counter space (a controller that lost its counter resumes
+\* from the implant's last consumed counter + 1).  CMD-EXPIRY includes
+\* machine arithmetic (no wrap-around: the window length is computed
+\* exactly for every int64 pair); TLA+ integers are unbounded, so the
+\* kernel's property and fuzz tests check that part.
 Inv_CMD_AUTH == lastStep.accepted => lastStep.signed
 Inv_CMD_REPLAY == lastStep.accepted => lastStep.fresh
+Inv_CMD_COUNTER_STEP ==
+    /\ lastStep.accepted => lastStep.inStep
+    /\ lastStep.consumed <= MaxCounterStep
 Inv_CMD_EXPIRY == lastStep.accepted => lastStep.inTime
 Inv_CMD_VERDICT == lastStep.accepted => lastStep.verdictOk
 
@@ -341,8 +370,8 @@ Inv_PACE_UPDATE_SWITCH ==
 
 -----------------------------------------------------------------------------
 (* The bounded model of Pacemaker.cfg: the programs and patient limits the  *)
-(* commands carry (a .cfg cannot write records), and a bound on the number *)
-(* of admitted commands (the spec's counter only counts them).             *)
+(* commands carry (a .cfg cannot write records), and a bound on the         *)
+(* counter (with MaxCounterStep = 1, the number of admitted commands).      *)
 
 MCPrograms ==
     {[mode |-> "VVI", lrl |-> 150, url |-> 175, av |-> 70, vrp |-> 150, pvarp |-> 150, vamp |-> 35],

@@ -13,7 +13,10 @@
 // Verify checks, in order and before anything is decrypted: frame size,
 // decoding within limits and canonical form, version, kind, device ID, key
 // ID in the trust list, the key's role for the kind, the signature, the body
-// digest, and freshness (counter and expiry). Each failure is a typed error.
+// digest, and freshness (counter above the last accepted, by at most
+// Freshness.MaxCounterStep when the receiver sets one, and expiry). The
+// freshness arithmetic is exact for every int64 and uint64 value: no window
+// length or counter step wraps around. Each failure is a typed error.
 //
 // What this package must never do: panic on any input; accept a frame that
 // is not in canonical form (the signed bytes are exactly the decoded ones);

@@ -117,6 +117,7 @@ var (
 	ErrSignature   = errors.New("wire: bad signature")
 	ErrBodyDigest  = errors.New("wire: body does not match its digest")
 	ErrReplay      = errors.New("wire: counter not above the last accepted")
+	ErrCounterJump = errors.New("wire: counter too far above the last accepted")
 	ErrExpired     = errors.New("wire: outside validity window")
 	ErrKeyMaterial = errors.New("wire: invalid key material")
 )
@@ -207,8 +208,13 @@ type Freshness struct {
 	LastCounter uint64
 	// NowMs is the receiver's monotonic time.
 	NowMs int64
-	// MaxValidityMs bounds ExpiresAtMs − IssuedAtMs.
+	// MaxValidityMs bounds ExpiresAtMs − IssuedAtMs (computed exactly); a
+	// negative bound admits nothing.
 	MaxValidityMs int64
+	// MaxCounterStep bounds Counter − LastCounter (CMD-COUNTER-STEP; the
+	// implant's kernel uses guard.MaxCounterStep). 0: no bound, for streams
+	// the receiver does not track.
+	MaxCounterStep uint64
 }
 
 // Verifier checks frames addressed to one device.
@@ -268,12 +274,30 @@ func (v *Verifier) VerifyEnvelope(e *Envelope, want Kind, fresh Freshness, allow
 			return guard.RoleNone, fmt.Errorf("%w: %s counter %d", ErrBodyDigest, want, h.Counter)
 		}
 	}
-	if h.Counter <= fresh.LastCounter {
-		return guard.RoleNone, fmt.Errorf("%w: %d ≤ %d", ErrReplay, h.Counter, fresh.LastCounter)
-	}
-	if h.ExpiresAtMs <= h.IssuedAtMs || h.ExpiresAtMs-h.IssuedAtMs > fresh.MaxValidityMs ||
-		fresh.NowMs < h.IssuedAtMs || fresh.NowMs >= h.ExpiresAtMs {
-		return guard.RoleNone, fmt.Errorf("%w: now %d, window [%d, %d)", ErrExpired, fresh.NowMs, h.IssuedAtMs, h.ExpiresAtMs)
+	if err := checkFresh(h, fresh); err != nil {
+		return guard.RoleNone, err
 	}
 	return k.Role, nil
+}
+
+// checkFresh is the freshness part of VerifyEnvelope: the counter above the
+// last accepted (CMD-REPLAY) by at most MaxCounterStep when one is set
+// (CMD-COUNTER-STEP), and now within a window [issued, expires) at most
+// MaxValidityMs long (CMD-EXPIRY). All of it is exact for every int64 and
+// uint64 value: once Counter > LastCounter their difference is exact in
+// uint64, and once ExpiresAtMs > IssuedAtMs so is theirs (it can exceed
+// math.MaxInt64, and would wrap to a negative length in int64).
+func checkFresh(h *Header, fresh Freshness) error {
+	if h.Counter <= fresh.LastCounter {
+		return fmt.Errorf("%w: %d ≤ %d", ErrReplay, h.Counter, fresh.LastCounter)
+	}
+	if fresh.MaxCounterStep > 0 && h.Counter-fresh.LastCounter > fresh.MaxCounterStep {
+		return fmt.Errorf("%w: %d is more than %d above %d", ErrCounterJump, h.Counter, fresh.MaxCounterStep, fresh.LastCounter)
+	}
+	if h.ExpiresAtMs <= h.IssuedAtMs || fresh.MaxValidityMs < 0 ||
+		uint64(h.ExpiresAtMs)-uint64(h.IssuedAtMs) > uint64(fresh.MaxValidityMs) ||
+		fresh.NowMs < h.IssuedAtMs || fresh.NowMs >= h.ExpiresAtMs {
+		return fmt.Errorf("%w: now %d, window [%d, %d), at most %d ms", ErrExpired, fresh.NowMs, h.IssuedAtMs, h.ExpiresAtMs, fresh.MaxValidityMs)
+	}
+	return nil
 }

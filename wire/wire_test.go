@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -110,6 +111,7 @@ func TestVerifyRefusesEachBadFrame(t *testing.T) {
 		{"expired", good, KindCommand, Freshness{LastCounter: 4, NowMs: 61000, MaxValidityMs: 300_000}, ErrExpired},
 		{"not yet valid", good, KindCommand, Freshness{LastCounter: 4, NowMs: 999, MaxValidityMs: 300_000}, ErrExpired},
 		{"validity too long", good, KindCommand, Freshness{LastCounter: 4, NowMs: 2000, MaxValidityMs: 1000}, ErrExpired},
+		{"counter jump", good, KindCommand, Freshness{LastCounter: 2, NowMs: 2000, MaxValidityMs: 300_000, MaxCounterStep: 2}, ErrCounterJump},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,6 +121,88 @@ func TestVerifyRefusesEachBadFrame(t *testing.T) {
 			assert.Equal(t, guard.RoleNone, role)
 		})
 	}
+}
+
+// TestVerifyRefusesAWindowThatWraps: CMD-EXPIRY in machine arithmetic at
+// the wire layer. A clinician-signed command valid from math.MinInt64 to
+// math.MaxInt64 (or from now − 2^62 to now + 2^62 + 2^61) has a window far
+// longer than the bound; ExpiresAtMs − IssuedAtMs must not wrap to a
+// negative number that passes it.
+func TestVerifyRefusesAWindowThatWraps(t *testing.T) {
+	f := newFixture(t)
+	const now = 2000
+	cases := []struct {
+		name            string
+		issued, expires int64
+		maxValidity     int64
+		want            error
+	}{
+		{"MinInt64 to MaxInt64", math.MinInt64, math.MaxInt64, 300_000, ErrExpired},
+		{"now − 2^62 to now + 2^62 + 2^61", now - 1<<62, now + 1<<62 + 1<<61, 300_000, ErrExpired},
+		{"MinInt64+1 to MaxInt64", math.MinInt64 + 1, math.MaxInt64, 300_000, ErrExpired},
+		{"whole range against the largest bound", math.MinInt64, math.MaxInt64, math.MaxInt64, ErrExpired},
+		{"2^63 against the largest bound", -1, math.MaxInt64, math.MaxInt64, ErrExpired},
+		{"wrapping window against a negative bound", math.MinInt64, math.MaxInt64, -1, ErrExpired},
+		{"negative bound refuses a 1 ms window", now, now + 1, -1, ErrExpired},
+		{"MaxInt64 long against the largest bound", 0, math.MaxInt64, math.MaxInt64, nil},
+		{"exactly the bound", now, now + 300_000, 300_000, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := cmdHeader(5)
+			h.IssuedAtMs, h.ExpiresAtMs = tc.issued, tc.expires
+			fr := Freshness{LastCounter: 4, NowMs: now, MaxValidityMs: tc.maxValidity}
+			_, _, err := f.v.Verify(frame(t, h, []byte("ciphertext"), f.clin), KindCommand, fr, false)
+			if tc.want == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tc.want, "window [%d, %d) at %d, bound %d", tc.issued, tc.expires, now, tc.maxValidity)
+			}
+		})
+	}
+}
+
+// TestVerifyBoundsTheCounterStep: CMD-COUNTER-STEP at the wire layer. With
+// MaxCounterStep set, a counter more than the step above the last accepted
+// is refused as a jump (before its validity window is looked at); with 0 the
+// stream is not bounded.
+func TestVerifyBoundsTheCounterStep(t *testing.T) {
+	f := newFixture(t)
+	const step = 1 << 20
+	cases := []struct {
+		name    string
+		last    uint64
+		counter uint64
+		step    uint64
+		want    error
+	}{
+		{"next counter", 4, 5, step, nil},
+		{"exactly the step", 4, 4 + step, step, nil},
+		{"one above the step", 4, 5 + step, step, ErrCounterJump},
+		{"10^15", 4, 1_000_000_000_000_000, step, ErrCounterJump},
+		{"2^64-1", 4, math.MaxUint64, step, ErrCounterJump},
+		{"2^64-1 from 0", 0, math.MaxUint64, step, ErrCounterJump},
+		{"2^64-1 at the step below it", math.MaxUint64 - step, math.MaxUint64, step, nil},
+		{"2^64-1 with the largest step", 0, math.MaxUint64, math.MaxUint64, nil},
+		{"replay is a replay, not a jump", math.MaxUint64, 5, step, ErrReplay},
+		{"no bound: 2^64-1 accepted", 4, math.MaxUint64, 0, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fr := Freshness{LastCounter: tc.last, NowMs: 2000, MaxValidityMs: 300_000, MaxCounterStep: tc.step}
+			_, _, err := f.v.Verify(frame(t, cmdHeader(tc.counter), []byte("ciphertext"), f.clin), KindCommand, fr, false)
+			if tc.want == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tc.want)
+			}
+		})
+	}
+	// A jump is refused before the window: an expired jump is a jump.
+	h := cmdHeader(math.MaxUint64)
+	h.IssuedAtMs, h.ExpiresAtMs = math.MinInt64, math.MaxInt64
+	_, _, err := f.v.Verify(frame(t, h, []byte("c"), f.clin), KindCommand, Freshness{LastCounter: 4, NowMs: 2000, MaxValidityMs: 300_000, MaxCounterStep: step}, false)
+	assert.ErrorIs(t, err, ErrCounterJump)
 }
 
 func TestRoleIsBoundToKind(t *testing.T) {

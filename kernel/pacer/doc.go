@@ -15,7 +15,7 @@
 // PACE-LRL, PACE-URL, PACE-REFRACTORY, PACE-SAFE-POINT, PACE-FAULT-SAFE,
 // PACE-PATIENT-LIMITS, PACE-UPDATE-SWITCH (a firmware slot switch only when
 // its blackout ends by the lower-rate deadline), and through kernel/guard
-// CMD-AUTH, CMD-REPLAY, CMD-EXPIRY, CMD-VERDICT.
+// CMD-AUTH, CMD-REPLAY, CMD-COUNTER-STEP, CMD-EXPIRY, CMD-VERDICT.
 //
 // The package must never perform I/O, read a clock, start a goroutine, use
 // floating point in timing or limits, or allocate on the Step path

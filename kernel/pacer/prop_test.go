@@ -1,6 +1,7 @@
 package pacer_test
 
 import (
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -222,6 +223,46 @@ func nearLimit(t *rapid.T, label string, grid []pacer.PPM, limit pacer.PPM) pace
 	return grid[max(0, min(i, len(grid)-1))]
 }
 
+// Extreme header values (CMD-REPLAY, CMD-COUNTER-STEP, CMD-EXPIRY in
+// machine arithmetic): the edges of uint64 and int64, where a subtraction
+// wraps; kernel/guard's own properties draw them for every field.
+var (
+	edgeCounters = []uint64{math.MaxUint64, math.MaxUint64 - 1, 1 << 63, 1_000_000_000_000_000}
+	edgeTimes    = []units.Millis{math.MinInt64, math.MinInt64 + 1, -(1 << 62), 1 << 62, 1<<62 + 1<<61, math.MaxInt64 - 1, math.MaxInt64}
+)
+
+// genCounter draws a command counter: mostly the next few, sometimes a
+// replay, now and then one at or just past the counter step above the last
+// (CMD-COUNTER-STEP) or an extreme value.
+func genCounter(t *rapid.T, maxCtr uint64) uint64 {
+	switch r := pct(t, "ctr"); {
+	case r < 84:
+		return maxCtr + uint64(rapid.IntRange(1, 3).Draw(t, "inc"))
+	case r < 92:
+		return maxCtr
+	case r < 95:
+		return uint64(rapid.IntRange(0, 50).Draw(t, "anyCtr"))
+	case r < 98:
+		return maxCtr + guard.MaxCounterStep + uint64(rapid.IntRange(-1, 2).Draw(t, "stepEdge"))
+	default:
+		return rapid.SampledFrom(edgeCounters).Draw(t, "edgeCtr")
+	}
+}
+
+// wildTimes now and then replaces a header's issue or expiry time with an
+// extreme one, or both (a window that wraps in int64: CMD-EXPIRY).
+func wildTimes(t *rapid.T, h *guard.Header, now units.Millis) {
+	switch pct(t, "wildTimes") {
+	case 97:
+		h.IssuedAtMs = rapid.SampledFrom(edgeTimes).Draw(t, "edgeIssued")
+	case 98:
+		h.ExpiresAtMs = rapid.SampledFrom(edgeTimes).Draw(t, "edgeExpires")
+	case 99:
+		h.IssuedAtMs = now - rapid.SampledFrom([]units.Millis{1 << 62, math.MaxInt64, -math.MinInt64 - 1}).Draw(t, "farIssued")
+		h.ExpiresAtMs = now + rapid.SampledFrom([]units.Millis{1<<62 + 1<<61, math.MaxInt64}).Draw(t, "farExpires")
+	}
+}
+
 func genCommand(t *rapid.T, cfg *pacer.Config, s *pacer.State, maxCtr uint64, now units.Millis) pacer.Command {
 	c := pacer.Command{Kind: rapid.SampledFrom(kinds).Draw(t, "cmd"), Params: genParams(t)}
 	if c.Kind == pacer.CmdSetLimits {
@@ -240,16 +281,10 @@ func genCommand(t *rapid.T, cfg *pacer.Config, s *pacer.State, maxCtr uint64, no
 	if pct(t, "badSigner") >= 88 {
 		c.Header.Signer = guard.Role(rapid.IntRange(0, 6).Draw(t, "signer"))
 	}
-	switch r := pct(t, "ctr"); {
-	case r < 86:
-		c.Header.Counter = maxCtr + uint64(rapid.IntRange(1, 3).Draw(t, "inc"))
-	case r < 94:
-		c.Header.Counter = maxCtr
-	default:
-		c.Header.Counter = uint64(rapid.IntRange(0, 50).Draw(t, "anyCtr"))
-	}
+	c.Header.Counter = genCounter(t, maxCtr)
 	c.Header.IssuedAtMs = now - units.Millis(rapid.IntRange(0, 60).Draw(t, "issuedAgoS"))*units.Second
 	c.Header.ExpiresAtMs = c.Header.IssuedAtMs + units.Millis(rapid.IntRange(1, 6).Draw(t, "validForMin"))*units.Minute
+	wildTimes(t, &c.Header, now)
 	switch v := pct(t, "verdict"); {
 	case v < 60:
 		c.Verdict = guard.VerdictWithin
@@ -320,6 +355,7 @@ func TestProp_PACE_PATIENT_LIMITS(t *testing.T)     { prop(pacerinv.PatientLimit
 func TestProp_PACE_UPDATE_SWITCH(t *testing.T)      { prop(pacerinv.UpdateSwitch)(t) }
 func TestProp_CMD_AUTH(t *testing.T)                { prop(pacerinv.CmdAuth)(t) }
 func TestProp_CMD_REPLAY(t *testing.T)              { prop(pacerinv.CmdReplay)(t) }
+func TestProp_CMD_COUNTER_STEP(t *testing.T)        { prop(pacerinv.CmdCounterStep)(t) }
 func TestProp_CMD_EXPIRY(t *testing.T)              { prop(pacerinv.CmdExpiry)(t) }
 func TestProp_CMD_VERDICT(t *testing.T)             { prop(pacerinv.CmdVerdict)(t) }
 
@@ -421,7 +457,7 @@ func TestPropGeneratorReachesTheRules(t *testing.T) {
 		})
 	}
 	for _, k := range []string{"pace A", "pace V", "applied", "pacer-refractory", "pacer-param-not-programmable",
-		"pacer-cross-param", "pacer-unsafe-point", "verdict-mismatch", "replay", "unauthenticated", "pacer-fault",
+		"pacer-cross-param", "pacer-unsafe-point", "verdict-mismatch", "replay", "counter-jump", "validity-too-long", "unauthenticated", "pacer-fault",
 		"watchdog", "clock-went-back", "DDD", "AAI", "VVI", "DOO", "over-limit", "pacer-limits-exclude-current", "limits set",
 		"switch granted", "switch-escape-deadline", "switch-duration-out-of-range", "switch-pacing-off", "faulted"} {
 		if seen[k] == 0 {

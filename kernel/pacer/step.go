@@ -307,8 +307,9 @@ func exactCheck(cfg *Config, lim Limits, c *Command) (within bool, why reason.Co
 }
 
 func (s *State) command(cfg *Config, c Command, out *Outputs) {
-	// CMD-AUTH, CMD-REPLAY, CMD-EXPIRY: admission first, so that any
-	// authenticated counter is consumed whatever the command turns out to be.
+	// CMD-AUTH, CMD-REPLAY, CMD-COUNTER-STEP, CMD-EXPIRY: admission first,
+	// so that any authenticated counter within the step is consumed whatever
+	// the command turns out to be (a refused jump is not).
 	if why := guard.Admit(&s.Guard, c.Header, guard.RoleClinician, s.NowMs, cfg.MaxCommandValidityMs); why != reason.OK {
 		s.decide(out, c, why)
 		return

@@ -3,6 +3,7 @@ package pump_test
 import (
 	"context"
 	"flag"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ import (
 )
 
 // TestMain raises rapid's default from 100 to 1000 sequences per property, so
-// the 18 properties below run over 18,000 generated sequences per CI run.
+// the 19 properties below run over 19,000 generated sequences per CI run.
 // An explicit -rapid.checks on the command line wins.
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -139,26 +140,60 @@ var kinds = []pump.CommandKind{pump.CmdBolus, pump.CmdBolus, pump.CmdBolus, pump
 	pump.CmdTempBasal, pump.CmdTempBasal, pump.CmdCancelTempBasal, pump.CmdSuspend, pump.CmdResume,
 	pump.CmdAckAlarm, pump.CmdAckAlarm, pump.CmdProgramLimits, pump.CmdNone, 200}
 
+// Extreme header values (CMD-REPLAY, CMD-COUNTER-STEP, CMD-EXPIRY in
+// machine arithmetic): the edges of uint64 and int64, where a subtraction
+// wraps; kernel/guard's own properties draw them for every field.
+var (
+	edgeCounters = []uint64{math.MaxUint64, math.MaxUint64 - 1, 1 << 63, 1_000_000_000_000_000}
+	edgeTimes    = []units.Millis{math.MinInt64, math.MinInt64 + 1, -(1 << 62), 1 << 62, 1<<62 + 1<<61, math.MaxInt64 - 1, math.MaxInt64}
+)
+
+// genCounter draws a command counter: mostly the next few, sometimes a
+// replay, now and then one at or just past the counter step above the last
+// (CMD-COUNTER-STEP) or an extreme value.
+func genCounter(t *rapid.T, maxCtr uint64) uint64 {
+	switch r := pct(t, "ctr"); {
+	case r < 84:
+		return maxCtr + uint64(rapid.IntRange(1, 3).Draw(t, "inc"))
+	case r < 92:
+		return maxCtr
+	case r < 95:
+		return uint64(rapid.IntRange(0, 50).Draw(t, "anyCtr"))
+	case r < 98:
+		return maxCtr + guard.MaxCounterStep + uint64(rapid.IntRange(-1, 2).Draw(t, "stepEdge"))
+	default:
+		return rapid.SampledFrom(edgeCounters).Draw(t, "edgeCtr")
+	}
+}
+
+// wildTimes now and then replaces a header's issue or expiry time with an
+// extreme one, or both (a window that wraps in int64: CMD-EXPIRY).
+func wildTimes(t *rapid.T, h *guard.Header, now units.Millis) {
+	switch pct(t, "wildTimes") {
+	case 97:
+		h.IssuedAtMs = rapid.SampledFrom(edgeTimes).Draw(t, "edgeIssued")
+	case 98:
+		h.ExpiresAtMs = rapid.SampledFrom(edgeTimes).Draw(t, "edgeExpires")
+	case 99:
+		h.IssuedAtMs = now - rapid.SampledFrom([]units.Millis{1 << 62, math.MaxInt64, -math.MinInt64 - 1}).Draw(t, "farIssued")
+		h.ExpiresAtMs = now + rapid.SampledFrom([]units.Millis{1<<62 + 1<<61, math.MaxInt64}).Draw(t, "farExpires")
+	}
+}
+
 func genCommand(t *rapid.T, cfg *pump.Config, s pump.State, maxCtr uint64, now units.Millis) pump.Command {
 	c := pump.Command{Kind: rapid.SampledFrom(kinds).Draw(t, "cmd")}
 	c.Header.Signer = guard.RoleClinician
 	if pct(t, "badSigner") >= 88 {
 		c.Header.Signer = guard.Role(rapid.IntRange(0, 6).Draw(t, "signer"))
 	}
-	switch r := pct(t, "ctr"); {
-	case r < 86:
-		c.Header.Counter = maxCtr + uint64(rapid.IntRange(1, 3).Draw(t, "inc"))
-	case r < 94:
-		c.Header.Counter = maxCtr
-	default:
-		c.Header.Counter = uint64(rapid.IntRange(0, 50).Draw(t, "anyCtr"))
-	}
+	c.Header.Counter = genCounter(t, maxCtr)
 	c.Header.IssuedAtMs = now - units.Millis(rapid.IntRange(0, 120).Draw(t, "issuedAgoS"))*units.Second
 	c.Header.ExpiresAtMs = c.Header.IssuedAtMs + units.Millis(rapid.IntRange(1, 5).Draw(t, "validForMin"))*units.Minute
 	if pct(t, "badTimes") >= 88 {
 		c.Header.IssuedAtMs = now - units.Millis(rapid.IntRange(-2, 8).Draw(t, "issuedAgo"))*units.Minute
 		c.Header.ExpiresAtMs = c.Header.IssuedAtMs + units.Millis(rapid.IntRange(-1, 7).Draw(t, "validFor"))*units.Minute
 	}
+	wildTimes(t, &c.Header, now)
 	switch v := pct(t, "verdict"); {
 	case v < 70:
 		c.Verdict = guard.VerdictWithin
@@ -257,6 +292,7 @@ func TestProp_PUMP_LIMITS_RANGE(t *testing.T)   { prop(pumpinv.LimitsRange)(t) }
 func TestProp_PUMP_UPDATE_SWITCH(t *testing.T)  { prop(pumpinv.UpdateSwitch)(t) }
 func TestProp_CMD_AUTH(t *testing.T)            { prop(pumpinv.CmdAuth)(t) }
 func TestProp_CMD_REPLAY(t *testing.T)          { prop(pumpinv.CmdReplay)(t) }
+func TestProp_CMD_COUNTER_STEP(t *testing.T)    { prop(pumpinv.CmdCounterStep)(t) }
 func TestProp_CMD_EXPIRY(t *testing.T)          { prop(pumpinv.CmdExpiry)(t) }
 func TestProp_CMD_VERDICT(t *testing.T)         { prop(pumpinv.CmdVerdict)(t) }
 
@@ -347,7 +383,7 @@ func TestPropGeneratorReachesTheLimits(t *testing.T) {
 		}
 	})
 	for _, k := range []string{"bolus", "basal", "bolus-over-max", "bolus-too-soon", "iob-over-max", "daily-over-max",
-		"basal-over-max", "glucose-low", "glucose-stale", "reservoir-empty", "verdict-mismatch", "replay", "expired", "no-verdict", "suspended", "alarm-active",
+		"basal-over-max", "glucose-low", "glucose-stale", "reservoir-empty", "verdict-mismatch", "replay", "counter-jump", "expired", "validity-too-long", "no-verdict", "suspended", "alarm-active",
 		"unauthenticated", "wrong-role", "clock-went-back", "occlusion", "motor-fault", "watchdog",
 		"switch granted", "switch-bolus-in-progress", "switch-duration-out-of-range"} {
 		if seen[k] == 0 {

@@ -173,8 +173,9 @@ func needsVerdict(k CommandKind) bool {
 }
 
 func (s *State) command(cfg *Config, c Command, out *Outputs) {
-	// CMD-AUTH, CMD-REPLAY, CMD-EXPIRY. Admission comes first, so that any
-	// authenticated counter is consumed whatever the command turns out to be.
+	// CMD-AUTH, CMD-REPLAY, CMD-COUNTER-STEP, CMD-EXPIRY. Admission comes
+	// first, so that any authenticated counter within the step is consumed
+	// whatever the command turns out to be (a refused jump is not).
 	if why := guard.Admit(&s.Guard, c.Header, guard.RoleClinician, s.NowMs, cfg.MaxCommandValidityMs); why != reason.OK {
 		s.decide(out, c, why)
 		return

@@ -1,6 +1,7 @@
 package pump_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -215,7 +216,7 @@ func TestHaltedModesDeliverNothing(t *testing.T) {
 
 func time10() units.Millis { return 10 * units.Minute }
 
-// TestCommandAdmission: CMD-AUTH, CMD-REPLAY, CMD-EXPIRY.
+// TestCommandAdmission: CMD-AUTH, CMD-REPLAY, CMD-COUNTER-STEP, CMD-EXPIRY.
 func TestCommandAdmission(t *testing.T) {
 	r := newRig(t)
 	now := r.s.NowMs
@@ -231,6 +232,9 @@ func TestCommandAdmission(t *testing.T) {
 		{"future command is refused", guard.Header{Counter: 101, IssuedAtMs: now + 10, ExpiresAtMs: now + 1000, Signer: guard.RoleClinician}, reason.NotYetValid},
 		{"overlong validity is refused", guard.Header{Counter: 102, IssuedAtMs: now, ExpiresAtMs: now + time10(), Signer: guard.RoleClinician}, reason.ValidityTooLong},
 		{"lower counter is refused", guard.Header{Counter: 50, IssuedAtMs: now, ExpiresAtMs: now + 1000, Signer: guard.RoleClinician}, reason.Replay},
+		{"a window that wraps in int64 is refused", guard.Header{Counter: 103, IssuedAtMs: math.MinInt64, ExpiresAtMs: math.MaxInt64, Signer: guard.RoleClinician}, reason.ValidityTooLong},
+		{"a counter jump is refused", guard.Header{Counter: 104 + guard.MaxCounterStep, IssuedAtMs: now, ExpiresAtMs: now + 1000, Signer: guard.RoleClinician}, reason.CounterJump},
+		{"counter 2^64-1 is refused", guard.Header{Counter: math.MaxUint64, IssuedAtMs: now, ExpiresAtMs: now + 1000, Signer: guard.RoleClinician}, reason.CounterJump},
 	}
 	for _, tc := range cases {
 		c := bolus(100, guard.VerdictWithin)
@@ -239,6 +243,8 @@ func TestCommandAdmission(t *testing.T) {
 		assert.Equal(t, tc.want, d.Reason, tc.name)
 		assert.Zero(t, r.out.Delivered(), tc.name)
 	}
+	// CMD-COUNTER-STEP: the refused jumps consumed nothing.
+	assert.Equal(t, uint64(103), r.s.Guard.LastCounter, "refused counter jumps are not consumed")
 }
 
 // TestProgrammingOutOfRangeLimitsIsRefused: PUMP-LIMITS-RANGE.

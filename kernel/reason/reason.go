@@ -58,6 +58,9 @@ const (
 	SwitchEscapeDeadline     // pacer: the blackout would end after the lower-rate deadline
 	SwitchDurationOutOfRange // the declared blackout is not in (0, MaxSwitchMs]
 	SwitchPacingOff          // pacer: pacing is Off, so no escape interval bounds the blackout
+	// CMD-COUNTER-STEP: the counter is above the last one by more than
+	// guard.MaxCounterStep; refused without consuming it.
+	CounterJump
 	numCodes
 )
 
@@ -105,6 +108,7 @@ var names = [numCodes]string{
 	SwitchEscapeDeadline:      "switch-escape-deadline",
 	SwitchDurationOutOfRange:  "switch-duration-out-of-range",
 	SwitchPacingOff:           "switch-pacing-off",
+	CounterJump:               "counter-jump",
 }
 
 // String returns the reason's stable name.

@@ -7,7 +7,8 @@
 // the kernel's announced wake-up, whichever is first; between two time
 // advances at most one other input arrives: an atrial or ventricular sense,
 // a HAL event (lead fault, watchdog, battery, magnet on/off), or a command
-// (fresh, replayed, unsigned, relay-signed or expired; verdict within,
+// (fresh, replayed, unsigned, relay-signed, expired, at exactly the counter
+// step above the last or one past it (CMD-COUNTER-STEP); verdict within,
 // outside, absent or lying) carrying one of a few programs with small
 // intervals (LRL 150 ppm / URL 175 ppm, AV 70 ms, refractory 150 ms) next
 // to the safe VVI 65 setting, or new patient limits (the full range, limits
@@ -28,7 +29,9 @@
 // Abstraction: the kernel's behaviour depends on absolute time only through
 // differences, so the state key stores every time relative to now, capped
 // just above the longest interval that any rule compares it with; and on
-// counters only through "has a command been admitted". The reachable key
+// counters only through "has a command been admitted" (every command's
+// counter is relative to the last consumed one: a replay, +1, +MaxCounterStep
+// or +MaxCounterStep+1). The reachable key
 // space is therefore finite without a horizon: the check covers unbounded
 // time.
 package pacer
@@ -331,6 +334,14 @@ func (m *System) Inputs(s State) []Input {
 	unsigned := fresh
 	unsigned.Signer = guard.RoleNone
 	cmd("UNSIGNED program VVI verdict=within", unsigned, prog(ProgVVI, guard.VerdictWithin))
+	// CMD-COUNTER-STEP: a counter exactly the step above the last is
+	// admitted, one more is a jump, refused without consuming it.
+	atStep := fresh
+	atStep.Counter = last + guard.MaxCounterStep
+	cmd("program VVI 150/175 counter=last+step verdict="+vd(honest(ProgVVI, lim)), atStep, prog(ProgVVI, honest(ProgVVI, lim)))
+	jump := fresh
+	jump.Counter = last + guard.MaxCounterStep + 1
+	cmd("JUMP program VVI counter=last+step+1 verdict=within", jump, prog(ProgVVI, guard.VerdictWithin))
 	if !m.Full {
 		return ins
 	}

@@ -4,12 +4,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/model/pacerinv"
 )
@@ -78,4 +80,36 @@ func TestModelCheckFindsPlantedSwitchBug(t *testing.T) {
 	assert.Contains(t, string(out), "--- PASS: TestPlantedSwitchBugIsFound", "%s", out)
 	assert.Contains(t, string(out), "violation PACE-UPDATE-SWITCH")
 	assert.Contains(t, string(out), "violation PACE-LRL")
+}
+
+// TestCounterStepInputs: CMD-COUNTER-STEP is in the domain. From power-on,
+// the command at exactly the step above the last counter is admitted (its
+// counter consumed), the one a step and one above is refused as a jump and
+// consumes nothing, and the observer finds no violation in either.
+func TestCounterStepInputs(t *testing.T) {
+	m := New()
+	s := m.Initial()[0]
+	cases := []struct {
+		prefix   string
+		wantLast uint64
+	}{
+		{"program VVI 150/175 counter=last+step", guard.MaxCounterStep},
+		{"JUMP program VVI counter=last+step+1", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.prefix, func(t *testing.T) {
+			found := 0
+			for _, in := range m.Inputs(s) {
+				if !strings.Contains(in.Label, tc.prefix) {
+					continue
+				}
+				found++
+				nxt, vs := m.Apply(s, in.In)
+				assert.Empty(t, vs)
+				assert.Equal(t, tc.wantLast, nxt.K.Guard.LastCounter)
+				assert.Equal(t, tc.wantLast, nxt.G.MaxSignedCounter, "the observer tracks the consumed counter")
+			}
+			assert.Equal(t, 1, found, "the domain offers one %q", tc.prefix)
+		})
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/pacer"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/model/guardinv"
 )
 
 // Requirement IDs checked here, in the order of spec/Pacemaker.tla.
@@ -43,13 +44,14 @@ const (
 	UpdateSwitch      = "PACE-UPDATE-SWITCH"
 	CmdAuth           = "CMD-AUTH"
 	CmdReplay         = "CMD-REPLAY"
+	CmdCounterStep    = guardinv.CounterStep
 	CmdExpiry         = "CMD-EXPIRY"
 	CmdVerdict        = "CMD-VERDICT"
 )
 
 // IDs lists every requirement this observer checks.
 var IDs = []string{ParamProgrammable, CrossParam, LRL, URL, Refractory, SafePoint, FaultSafe, PatientLimits,
-	UpdateSwitch, CmdAuth, CmdReplay, CmdExpiry, CmdVerdict}
+	UpdateSwitch, CmdAuth, CmdReplay, CmdCounterStep, CmdExpiry, CmdVerdict}
 
 // PacerIDs lists the pacer's own requirements (without the shared CMD-* ones).
 var PacerIDs = IDs[:9]
@@ -59,7 +61,10 @@ const msPerMinute = 60000
 
 // Ghost is the observer's own memory. It is a plain value.
 type Ghost struct {
-	// MaxSignedCounter is the highest counter on any clinician-signed command.
+	// MaxSignedCounter is the highest counter consumed: the counter of the
+	// last clinician-signed command that was above the one before and at
+	// most guard.MaxCounterStep above it (CMD-COUNTER-STEP: a jump is not
+	// consumed).
 	MaxSignedCounter uint64
 	LastVMs          units.Millis // last ventricular event (PACE-URL)
 	LastAMs          units.Millis // last atrial event
@@ -109,7 +114,7 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 	clockBack := now < prev.NowMs
 
 	prevMax := g.MaxSignedCounter
-	if !clockBack && in.Kind == pacer.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && in.Cmd.Header.Counter > g.MaxSignedCounter {
+	if !clockBack && in.Kind == pacer.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && guardinv.InStep(g.MaxSignedCounter, in.Cmd.Header.Counter) {
 		g.MaxSignedCounter = in.Cmd.Header.Counter
 	}
 	faultIn := in.Kind == pacer.InHAL && (in.HAL == pacer.HALLeadFault || in.HAL == pacer.HALWatchdog || in.HAL == pacer.HALBatteryDepleted)
@@ -290,6 +295,18 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 	if !clockBack {
 		checkCommand(cfg, g, prev, prevMax, in, items, fail)
 	}
+	// CMD-COUNTER-STEP.
+	var cmd *guard.Header
+	if in.Kind == pacer.InCommand && !clockBack {
+		cmd = &in.Cmd.Header
+	}
+	var ds []guardinv.Decision
+	for _, o := range items {
+		if o.Kind == pacer.OutDecision {
+			ds = append(ds, guardinv.Decision{Accepted: o.Accepted, Reason: o.Reason})
+		}
+	}
+	guardinv.CheckCounterStep(prev.Guard, nxt.Guard, cmd, prevMax, ds, fail)
 	checkLimits(g, nxt, fail)
 	return vs
 }
@@ -435,8 +452,8 @@ func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64,
 		if h.Counter <= prevMax {
 			fail(CmdReplay, "accepted counter %d not above %d", h.Counter, prevMax)
 		}
-		if in.NowMs < h.IssuedAtMs || in.NowMs >= h.ExpiresAtMs || h.ExpiresAtMs-h.IssuedAtMs > cfg.MaxCommandValidityMs {
-			fail(CmdExpiry, "accepted at %d outside [%d, %d)", in.NowMs, h.IssuedAtMs, h.ExpiresAtMs)
+		if !guardinv.InWindow(h, in.NowMs, cfg.MaxCommandValidityMs) {
+			fail(CmdExpiry, "accepted at %d outside [%d, %d) or longer than %d ms", in.NowMs, h.IssuedAtMs, h.ExpiresAtMs, cfg.MaxCommandValidityMs)
 		}
 		if needsVerdict(c.Kind) && (c.Verdict != guard.VerdictWithin || !exactWithin(c.Params, g.Limits)) {
 			fail(CmdVerdict, "accepted %s with verdict %d and exact=%v", c.Kind, c.Verdict, exactWithin(c.Params, g.Limits))
@@ -469,7 +486,7 @@ func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64,
 		mismatch = mismatch || o.Kind == pacer.OutAlert && o.Reason == reason.VerdictMismatch
 	}
 	weighed := in.Kind == pacer.InCommand && needsVerdict(c.Kind) && prev.Op != pacer.OpFault &&
-		h.Signer == guard.RoleClinician && h.Counter > prevMax && guard.CheckExpiry(h, in.NowMs, cfg.MaxCommandValidityMs) == reason.OK &&
+		h.Signer == guard.RoleClinician && guardinv.InStep(prevMax, h.Counter) && guardinv.InWindow(h, in.NowMs, cfg.MaxCommandValidityMs) &&
 		!(c.Kind == pacer.CmdProgramTemporary && (c.DurationMs <= 0 || c.DurationMs > cfg.MaxTemporaryMs))
 	if !weighed {
 		if mismatch {

@@ -9,10 +9,13 @@
 // two bolus sizes, two temporary rates, low and normal glucose, every HAL
 // event, firmware slot-switch requests (a blackout at the maximum, one ms
 // above it, and none), and for commands: fresh, replayed, unsigned, wrongly signed and
-// expired headers with every verdict (within, outside, absent).
+// expired headers with every verdict (within, outside, absent), and counters
+// exactly the step above the last (admitted) and one past it (refused as a
+// jump, CMD-COUNTER-STEP).
 //
-// Counter abstraction: every generated command uses either the next counter
-// (last + 1) or a replay of the last one, so the kernel's behaviour depends on
+// Counter abstraction: every generated command's counter is relative to the
+// last one consumed (a replay of it, last + 1, last + guard.MaxCounterStep
+// or last + guard.MaxCounterStep + 1), so the kernel's behaviour depends on
 // counters only through "has a command been admitted"; the state key keeps
 // that bit instead of the number. Time is kept exactly.
 package pump
@@ -228,6 +231,14 @@ func (m *System) Inputs(s State) []Input {
 	unsigned := fresh
 	unsigned.Signer = guard.RoleNone
 	cmd("UNSIGNED bolus 10 verdict=within", unsigned, bolus(10, guard.VerdictWithin))
+	// CMD-COUNTER-STEP: a counter exactly the step above the last is
+	// admitted, one more is a jump, refused without consuming it.
+	atStep := fresh
+	atStep.Counter = last + guard.MaxCounterStep
+	cmd("bolus 10 counter=last+step verdict=within", atStep, bolus(10, guard.VerdictWithin))
+	jump := fresh
+	jump.Counter = last + guard.MaxCounterStep + 1
+	cmd("JUMP bolus 10 counter=last+step+1 verdict=within", jump, bolus(10, guard.VerdictWithin))
 	if now >= 10*units.Minute {
 		expired := fresh
 		expired.IssuedAtMs, expired.ExpiresAtMs = now-10*units.Minute, now

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
 )
@@ -20,10 +21,13 @@ func TestShortHorizonModelCheckIsClean(t *testing.T) {
 	m := New()
 	m.Horizon = 20 * units.Minute
 	m.Switches = map[reason.Code]int{}
+	m.Reached = map[reason.Code]int{}
 	res, err := Check(m)
 	require.NoError(t, err)
 	assert.Zero(t, res.Violations, "counterexample: %v", res.First)
 	assert.Greater(t, res.States, 1000, "the model explores a real state space")
+	// CMD-COUNTER-STEP is checked on refused jumps.
+	assert.Positive(t, m.Reached[reason.CounterJump], "no counter-jump refusal (reached %v)", m.Reached)
 	// PUMP-UPDATE-SWITCH is checked on grants and on every kind of refusal.
 	for _, r := range []reason.Code{reason.OK, reason.SwitchBolusInProgress, reason.SwitchDurationOutOfRange, reason.Faulted} {
 		assert.Positive(t, m.Switches[r], "no switch answer %s (answers: %v)", r, m.Switches)
@@ -64,4 +68,36 @@ func TestAccountingDomainReachesEveryDeliveryLimit(t *testing.T) {
 		assert.Positive(t, m.Reached[r], "the accounting domain never produced %s (reached %v)", r, m.Reached)
 	}
 	t.Logf("states=%d transitions=%d reached=%v", res.States, res.Transitions, m.Reached)
+}
+
+// TestCounterStepInputs: CMD-COUNTER-STEP is in the domain. From power-on,
+// the command at exactly the step above the last counter is admitted (its
+// counter consumed), the one a step and one above is refused as a jump and
+// consumes nothing, and the observer finds no violation in either.
+func TestCounterStepInputs(t *testing.T) {
+	m := New()
+	s := m.Initial()[0]
+	cases := []struct {
+		label    string
+		wantLast uint64
+	}{
+		{"t=0min bolus 10 counter=last+step verdict=within", guard.MaxCounterStep},
+		{"t=0min JUMP bolus 10 counter=last+step+1 verdict=within", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.label, func(t *testing.T) {
+			var found bool
+			for _, in := range m.Inputs(s) {
+				if in.Label != tc.label {
+					continue
+				}
+				found = true
+				nxt, vs := m.Apply(s, in.In)
+				assert.Empty(t, vs)
+				assert.Equal(t, tc.wantLast, nxt.K.Guard.LastCounter)
+				assert.Equal(t, tc.wantLast, nxt.G.MaxSignedCounter, "the observer tracks the consumed counter")
+			}
+			assert.True(t, found, "the domain offers %q", tc.label)
+		})
+	}
 }

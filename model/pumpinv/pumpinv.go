@@ -16,6 +16,7 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/model/guardinv"
 )
 
 // Requirement IDs checked here, in the order of spec/InsulinPump.tla.
@@ -34,6 +35,7 @@ const (
 	UpdateSwitch   = "PUMP-UPDATE-SWITCH"
 	CmdAuth        = "CMD-AUTH"
 	CmdReplay      = "CMD-REPLAY"
+	CmdCounterStep = guardinv.CounterStep
 	CmdExpiry      = "CMD-EXPIRY"
 	CmdVerdict     = "CMD-VERDICT"
 	FaultSafeState = "FAULT-SAFE"
@@ -41,7 +43,7 @@ const (
 
 // IDs lists every requirement this observer checks.
 var IDs = []string{MaxBolus, MaxBasal, MaxIOB, BolusInterval, DailyMax, Halt, GlucoseGate,
-	Reservoir, FaultStop, AlarmAck, LimitsRange, UpdateSwitch, CmdAuth, CmdReplay, CmdExpiry, CmdVerdict, FaultSafeState}
+	Reservoir, FaultStop, AlarmAck, LimitsRange, UpdateSwitch, CmdAuth, CmdReplay, CmdCounterStep, CmdExpiry, CmdVerdict, FaultSafeState}
 
 // Delivery is one delivery in the observer's exact history.
 type Delivery struct {
@@ -53,7 +55,10 @@ type Delivery struct {
 // Ghost is the observer's own memory. It is a value; Clone copies it.
 type Ghost struct {
 	History []Delivery // deliveries within the window, oldest first
-	// MaxSignedCounter is the highest counter seen on any clinician-signed command.
+	// MaxSignedCounter is the highest counter consumed: the counter of the
+	// last clinician-signed command that was above the one before and at
+	// most guard.MaxCounterStep above it (CMD-COUNTER-STEP: a jump is not
+	// consumed).
 	MaxSignedCounter uint64
 	HaveBolus        bool
 	LastBolusAtMs    units.Millis
@@ -96,7 +101,7 @@ func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pum
 	// Inputs the observer tracks on its own.
 	prevMax := g.MaxSignedCounter
 	// A command arriving with a clock that went back is never looked at.
-	if in.NowMs >= prev.NowMs && in.Kind == pump.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && in.Cmd.Header.Counter > g.MaxSignedCounter {
+	if in.NowMs >= prev.NowMs && in.Kind == pump.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && guardinv.InStep(g.MaxSignedCounter, in.Cmd.Header.Counter) {
 		g.MaxSignedCounter = in.Cmd.Header.Counter
 	}
 	// Glucose seen before this step's deliveries (readings arrive after the
@@ -218,6 +223,18 @@ func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pum
 	if accepted != nil {
 		checkAccepted(cfg, in, prev, prevMax, accepted, fail)
 	}
+	// CMD-COUNTER-STEP.
+	var cmd *guard.Header
+	if in.Kind == pump.InCommand {
+		cmd = &in.Cmd.Header
+	}
+	var ds []guardinv.Decision
+	for _, o := range items {
+		if o.Kind == pump.OutDecision {
+			ds = append(ds, guardinv.Decision{Accepted: o.Accepted, Reason: o.Reason})
+		}
+	}
+	guardinv.CheckCounterStep(prev.Guard, nxt.Guard, cmd, prevMax, ds, fail)
 	// CMD-VERDICT: a verdict contradicting the exact check is raised as an alert.
 	if in.Kind == pump.InCommand && contradicts(cfg, prev, in.Cmd) && !clockBack && admitted(cfg, prev, prevMax, in) {
 		if !hasAlert(items, reason.VerdictMismatch) {
@@ -324,8 +341,8 @@ func checkAccepted(cfg *pump.Config, in pump.Input, prev pump.State, prevMax uin
 		fail(CmdReplay, "accepted counter %d not above %d", c.Header.Counter, prevMax)
 	}
 	h := c.Header
-	if in.NowMs < h.IssuedAtMs || in.NowMs >= h.ExpiresAtMs || h.ExpiresAtMs-h.IssuedAtMs > cfg.MaxCommandValidityMs {
-		fail(CmdExpiry, "accepted at %d outside [%d, %d)", in.NowMs, h.IssuedAtMs, h.ExpiresAtMs)
+	if !guardinv.InWindow(h, in.NowMs, cfg.MaxCommandValidityMs) {
+		fail(CmdExpiry, "accepted at %d outside [%d, %d) or longer than %d ms", in.NowMs, h.IssuedAtMs, h.ExpiresAtMs, cfg.MaxCommandValidityMs)
 	}
 	if within, needs := exactWithin(cfg, prev, c); needs && (c.Verdict != guard.VerdictWithin || !within) {
 		fail(CmdVerdict, "accepted %s with verdict %d and exact=%v", c.Kind, c.Verdict, within)
@@ -362,10 +379,11 @@ func contradicts(cfg *pump.Config, s pump.State, c pump.Command) bool {
 	return c.Verdict == guard.VerdictWithin && !within || c.Verdict == guard.VerdictOutside && within
 }
 
-// admitted: the command passes authentication, replay and expiry.
+// admitted: the command passes authentication, replay, counter step and
+// expiry, by the observer's own exact rules.
 func admitted(cfg *pump.Config, s pump.State, prevMax uint64, in pump.Input) bool {
 	h := in.Cmd.Header
-	return h.Signer == guard.RoleClinician && h.Counter > prevMax && guard.CheckExpiry(h, in.NowMs, cfg.MaxCommandValidityMs) == reason.OK
+	return h.Signer == guard.RoleClinician && guardinv.InStep(prevMax, h.Counter) && guardinv.InWindow(h, in.NowMs, cfg.MaxCommandValidityMs)
 }
 
 func hasKind(items []pump.Output, k pump.OutputKind) bool {

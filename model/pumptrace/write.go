@@ -92,7 +92,7 @@ var InvariantNames = []string{
 	"Inv_PUMP_MAX_BOLUS", "Inv_PUMP_MAX_BASAL", "Inv_PUMP_MAX_IOB", "Inv_PUMP_BOLUS_INTERVAL",
 	"Inv_PUMP_DAILY_MAX", "Inv_PUMP_HALT", "Inv_PUMP_GLUCOSE_GATE", "Inv_PUMP_RESERVOIR",
 	"Inv_PUMP_FAULT_STOP", "Inv_PUMP_ALARM_ACK", "Inv_PUMP_LIMITS_RANGE", "Inv_PUMP_UPDATE_SWITCH",
-	"Inv_CMD_AUTH", "Inv_CMD_REPLAY", "Inv_CMD_EXPIRY", "Inv_CMD_VERDICT", "Inv_FAULT_SAFE",
+	"Inv_CMD_AUTH", "Inv_CMD_REPLAY", "Inv_CMD_COUNTER_STEP", "Inv_CMD_EXPIRY", "Inv_CMD_VERDICT", "Inv_FAULT_SAFE",
 }
 
 // InvariantName is the spec's invariant for a requirement ID.
@@ -212,6 +212,8 @@ func (t *Trace) Constants() []Constant {
 		{"Verdicts", strs(VerdictName(guard.VerdictAbsent), VerdictName(guard.VerdictWithin), VerdictName(guard.VerdictOutside))},
 		{"IssueAges", ints(ages...)},
 		{"ValidFor", ints(valid...)},
+		// The kernel's own step: the model offers last + step and a jump.
+		{"MaxCounterStep", Int(guard.MaxCounterStep)},
 	}
 }
 
