@@ -36,7 +36,7 @@ func openBundle(v *wire.Verifier, keys Keys, device string, frame []byte, now un
 	if err != nil {
 		return o, err
 	}
-	fresh := wire.Freshness{LastCounter: lastCmd, NowMs: int64(now), MaxValidityMs: maxValidityMs}
+	fresh := wire.Freshness{LastCounter: lastCmd, NowMs: int64(now), MaxValidityMs: maxValidityMs, MaxCounterStep: guard.MaxCounterStep}
 	env, role, err := v.Verify(b.Command, wire.KindCommand, fresh, true)
 	if err != nil {
 		return o, err
@@ -58,7 +58,7 @@ func openBundle(v *wire.Verifier, keys Keys, device string, frame []byte, now un
 	if len(b.Verdict) == 0 {
 		return o, protocol.ErrNoVerdict
 	}
-	vfresh := wire.Freshness{LastCounter: *verdictCtr, NowMs: int64(now), MaxValidityMs: maxValidityMs}
+	vfresh := wire.Freshness{LastCounter: *verdictCtr, NowMs: int64(now), MaxValidityMs: maxValidityMs, MaxCounterStep: guard.MaxCounterStep}
 	venv, _, err := v.Verify(b.Verdict, wire.KindVerdict, vfresh, false)
 	if err != nil {
 		return o, err

@@ -62,7 +62,7 @@ var refusalOf = []struct {
 	{wire.ErrMalformed, RefusedMalformed}, {wire.ErrTooLarge, RefusedTooLarge}, {wire.ErrVersion, RefusedVersion},
 	{wire.ErrKind, RefusedKind}, {wire.ErrDevice, RefusedDevice}, {wire.ErrUnknownKey, RefusedUnknownKey},
 	{wire.ErrRole, RefusedRole}, {wire.ErrSignature, RefusedSignature}, {wire.ErrBodyDigest, RefusedBodyDigest},
-	{wire.ErrReplay, RefusedReplay}, {wire.ErrExpired, RefusedExpired},
+	{wire.ErrReplay, RefusedReplay}, {wire.ErrCounterJump, RefusedCounterJump}, {wire.ErrExpired, RefusedExpired},
 	{ErrNoVerdict, RefusedNoVerdict}, {ErrBinding, RefusedBinding}, {ErrCommitment, RefusedCommitment},
 	{ErrDecrypt, RefusedDecrypt}, {ErrUnsupported, RefusedUnsupported},
 }

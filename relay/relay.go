@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/wire"
 )
@@ -68,7 +69,8 @@ func (d *Device) Process(frame []byte, nowMs int64) (*Result, error) {
 	}
 	// The relay only estimates the implant's time; the implant's own check
 	// of the validity window is the authoritative one.
-	fresh := wire.Freshness{LastCounter: d.lastCmd, NowMs: max(nowMs, env.Header.IssuedAtMs), MaxValidityMs: d.MaxCmdAge}
+	fresh := wire.Freshness{LastCounter: d.lastCmd, NowMs: max(nowMs, env.Header.IssuedAtMs), MaxValidityMs: d.MaxCmdAge,
+		MaxCounterStep: guard.MaxCounterStep}
 	if _, err := d.Verifier.VerifyEnvelope(env, wire.KindCommand, fresh, false); err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/link"
 	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/tlog"
@@ -127,7 +128,7 @@ func (s *Server) limits(w http.ResponseWriter, r *http.Request) {
 	e, err := wire.Decode(b, wire.MaxFrame)
 	if err == nil {
 		_, err = s.Dev.Verifier.VerifyEnvelope(e, wire.KindCommand, wire.Freshness{LastCounter: s.Dev.lastCmd,
-			NowMs: e.Header.IssuedAtMs, MaxValidityMs: s.Dev.MaxCmdAge}, false)
+			NowMs: e.Header.IssuedAtMs, MaxValidityMs: s.Dev.MaxCmdAge, MaxCounterStep: guard.MaxCounterStep}, false)
 	}
 	if err == nil && e.Header.Subkind&protocol.LimitsFlag == 0 {
 		err = fmt.Errorf("relay: not a limits envelope")
