@@ -304,4 +304,3 @@ func AddUpdateKeys(dir string, n int, rnd io.Reader) ([]*wire.SigningKey, error)
 	}
 	return keys, nil
 }
-

@@ -17,7 +17,7 @@ import (
 
 func TestSelftestChecks(t *testing.T) {
 	keys := filepath.Join(t.TempDir(), "keys")
-	require.NoError(t, provision.Generate(keys, provision.Options{DeviceID: "pump-selftest", Kind: protocol.KindPump, Set: fhe.TestOnlyN11, }))
+	require.NoError(t, provision.Generate(keys, provision.Options{DeviceID: "pump-selftest", Kind: protocol.KindPump, Set: fhe.TestOnlyN11}))
 	badBoard := filepath.Join(t.TempDir(), "board.json")
 	require.NoError(t, os.WriteFile(badBoard, []byte(`{"name":"x"}`), 0o600))
 	tests := []struct {
