@@ -175,19 +175,16 @@ func (im *Implant) step(in pump.Input, input string, values []int64, ref *protoc
 		return outs, err
 	}
 	seq, _ := im.log.Head()
+	acts := pumpActions(&outs)
 	actuated := false
-	for _, o := range outs.All() {
-		switch o.Kind {
-		case pump.OutStop:
-			_ = im.board.Pump.Stop()
-		case pump.OutActuate:
-			actuated = true
-			if err := im.board.Pump.Deliver(o.Amount); err != nil {
-				// The kernel already counted the full amount.
-				if err := im.halFault(err); err != nil {
-					return outs, err
-				}
-			}
+	for _, a := range acts {
+		actuated = actuated || a.kind == actDeliver
+	}
+	if _, herr := carryOut(im.board, acts, func() bool { return pumpHalted(im.st.Mode) }); herr != nil {
+		// The kernel already counted the full amount; the rest of this
+		// batch is dropped and only the fault step's outputs are carried out.
+		if err := im.halFault(herr); err != nil {
+			return outs, err
 		}
 	}
 	if actuated {

@@ -35,6 +35,7 @@ var limits = pump.Limits{MaxBolus: 500, MaxBasal: 200, MaxIOB: 1500, MaxDaily: 4
 // small to be secure).
 type world struct {
 	seal    *ecdh.PrivateKey
+	limits  *pump.Limits // nil: limits
 	t       *testing.T
 	board   *mock.Board
 	im      *firmware.Implant
@@ -112,7 +113,11 @@ func (w *world) boot() {
 
 func (w *world) program() {
 	w.counter++
-	out, _, err := w.im.HandleProgram(pump.Command{Kind: pump.CmdProgramLimits, Limits: limits,
+	lim := limits
+	if w.limits != nil {
+		lim = *w.limits
+	}
+	out, _, err := w.im.HandleProgram(pump.Command{Kind: pump.CmdProgramLimits, Limits: lim,
 		Header: guard.Header{Counter: w.counter, IssuedAtMs: w.im.State().NowMs, ExpiresAtMs: w.im.State().NowMs + 1000, Signer: guard.RoleClinician}})
 	require.NoError(w.t, err)
 	require.True(w.t, out.Accepted, "program limits: %s", out.Reason)

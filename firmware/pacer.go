@@ -179,18 +179,11 @@ func (im *PacerImplant) step(in pacer.Input, input string, values []int64, ref *
 			return outs, err
 		}
 	}
-	for _, o := range outs.All() {
-		if o.Kind == pacer.OutPace && im.board.Pacer != nil {
-			ch := hal.ChamberVentricle
-			if o.Chamber == pacer.ChamberAtrium {
-				ch = hal.ChamberAtrium
-			}
-			// 0.1 V → mV, 0.01 ms → µs.
-			if err := im.board.Pacer.Pace(ch, hal.MilliVolts(o.Amplitude)*100, hal.Microseconds(o.Width)*10); err != nil {
-				if _, e := im.step(pacer.Input{Kind: pacer.InHAL, NowMs: im.now(), HAL: pacer.HALLeadFault}, "hal lead-fault", nil, nil); e != nil {
-					return outs, e
-				}
-			}
+	if _, herr := carryOut(im.board, pacerActions(&outs), func() bool { return false }); herr != nil {
+		// Stop this batch; the kernel's answer to the lead fault (backup
+		// pacing) is what is carried out next.
+		if _, e := im.step(pacer.Input{Kind: pacer.InHAL, NowMs: im.now(), HAL: pacer.HALLeadFault}, "hal lead-fault", nil, nil); e != nil {
+			return outs, e
 		}
 	}
 	return outs, nil

@@ -15,6 +15,35 @@ type Pump struct {
 	occluded  bool
 	stuck     bool
 	stops     int
+	// failAt: the Deliver call (counted from 1 by FailDeliverAt) that fails
+	// once with failErr, moving nothing; 0: none armed.
+	failAt  int
+	failErr error
+	calls   []Delivery
+}
+
+// Delivery is one Deliver call as the pump saw it.
+type Delivery struct {
+	At    units.Millis // board time
+	Asked units.CentiUnits
+	Moved units.CentiUnits
+	Err   error
+}
+
+// FailDeliverAt arms a one-off fault: the k-th Deliver call from now (k ≥ 1)
+// returns err and moves nothing (a transient fault: the next call works).
+// k ≤ 0 disarms.
+func (p *Pump) FailDeliverAt(k int, err error) {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	p.failAt, p.failErr = max(k, 0), err
+}
+
+// Calls is every Deliver call so far, in order, with what it moved.
+func (p *Pump) Calls() []Delivery {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	return append([]Delivery(nil), p.calls...)
 }
 
 // Deliver implements hal.Pump. On a fault a random part of amount (possibly
@@ -27,6 +56,20 @@ func (p *Pump) Deliver(amount units.CentiUnits) error {
 	}
 	if amount <= 0 {
 		return fmt.Errorf("mock pump: deliver %d cU: %w", amount, hal.ErrInvalidArgument)
+	}
+	before := p.delivered
+	err := p.deliver(amount)
+	p.calls = append(p.calls, Delivery{At: p.b.Clock.now(), Asked: amount, Moved: p.delivered - before, Err: err})
+	return err
+}
+
+func (p *Pump) deliver(amount units.CentiUnits) error {
+	if p.failAt > 0 {
+		p.failAt--
+		if p.failAt == 0 {
+			p.fault("armed")
+			return fmt.Errorf("mock pump: deliver %d cU: %w", amount, p.failErr)
+		}
 	}
 	f := p.b.plan.Pump
 	if !p.occluded && p.roll(f.Occlusion, "occlusion") {

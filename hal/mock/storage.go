@@ -17,6 +17,16 @@ type Storage struct {
 	cutOps   int64 // mutating calls still allowed before the cut; -1: disarmed
 	written  int64
 	mutOps   int64
+	failOps  int64 // mutating calls before one fails with ErrStorageWrite; 0: none
+}
+
+// FailAtOp arms a one-off write failure: the k-th mutating call from now
+// (k ≥ 1) returns hal.ErrStorageWrite having written nothing; power stays
+// on. k ≤ 0 disarms.
+func (s *Storage) FailAtOp(k int64) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	s.failOps = max(k, 0)
 }
 
 type file struct {
@@ -91,6 +101,13 @@ func (s *Storage) mutate(op, name string) error {
 		s.cutOps--
 	}
 	s.mutOps++
+	if s.failOps > 0 {
+		s.failOps--
+		if s.failOps == 0 {
+			s.fault("armed-write-failure")
+			return fmt.Errorf("mock storage: %s %q: %w", op, name, hal.ErrStorageWrite)
+		}
+	}
 	return nil
 }
 
