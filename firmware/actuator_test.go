@@ -55,7 +55,7 @@ var sweepScript = []sweepStep{
 
 const (
 	tickMs  units.Millis = 500
-	quietMs = 59 * units.Second
+	quietMs              = 59 * units.Second
 )
 
 // sweepRun is one run of the scenario on a fresh board, with the bundles of
