@@ -3,6 +3,7 @@ package firmware
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/implantfhe/implantfhe/hal"
 	"github.com/implantfhe/implantfhe/implog"
@@ -327,3 +328,24 @@ func (im *Implant) open(frame []byte, now units.Millis) (pump.Command, opened, e
 	}
 	return cmd, o, nil
 }
+
+// Service is one tick of the firmware loop: sensors, watchdog, the kernel's
+// time, and the end of a bolus (Deliver is synchronous, so a bolus asked
+// for is done by the next tick).
+func (im *Implant) Service() error {
+	if err := im.Tick(); err != nil {
+		return err
+	}
+	if im.st.Mode == pump.ModeDelivering {
+		return im.DeliveryDone()
+	}
+	return nil
+}
+
+// Booted describes the running image.
+func (im *Implant) Booted() string {
+	return fmt.Sprintf("slot %s image version %d (security counter %d, reverted: %v)", im.Image.Slot, im.Image.Version, im.Image.SecurityCounter, im.Image.Reverted)
+}
+
+// Until: the pump is stepped every loop period.
+func (im *Implant) Until() time.Duration { return time.Hour }

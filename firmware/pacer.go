@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/implantfhe/implantfhe/hal"
 	"github.com/implantfhe/implantfhe/implog"
@@ -190,13 +191,53 @@ func (im *PacerImplant) step(in pacer.Input, input string, values []int64, ref *
 }
 
 // Tick steps the kernel when its announced wake-up time has come.
+//
+// First the intrinsic beats the sensing channel reported since the last
+// tick (hal.CardiacSense), each at the time it was sensed and in order,
+// with any wake-up of the kernel that fell before a beat stepped first: so
+// a heart beating above the lower rate inhibits the pace the kernel would
+// otherwise deliver. A sensing dropout is treated as no beat (the kernel
+// then paces: the safe side). Then the kernel's own wake-up, if due.
 func (im *PacerImplant) Tick() error {
+	if im.board.Cardiac != nil {
+		events, err := im.board.Cardiac.Poll()
+		if err != nil {
+			events = nil
+		}
+		for _, ev := range events {
+			t := max(ev.At+im.offset, im.st.NowMs)
+			if im.wakeAt != 0 && im.wakeAt <= t {
+				if _, err := im.step(pacer.Input{Kind: pacer.InTick, NowMs: max(im.wakeAt, im.st.NowMs)}, "tick", nil, nil); err != nil {
+					return err
+				}
+			}
+			ch := pacer.ChamberVentricle
+			if ev.Chamber == hal.ChamberAtrium {
+				ch = pacer.ChamberAtrium
+			}
+			if _, err := im.step(pacer.Input{Kind: pacer.InSense, NowMs: max(t, im.st.NowMs), Chamber: ch}, "sense "+ch.String(), nil, nil); err != nil {
+				return err
+			}
+		}
+	}
 	now := im.now()
 	if now < im.wakeAt && im.wakeAt != 0 {
 		return nil
 	}
 	_, err := im.step(pacer.Input{Kind: pacer.InTick, NowMs: now}, "tick", nil, nil)
 	return err
+}
+
+// WakeAt is when the kernel next needs a tick on the kernel's timeline (0:
+// none announced); Until is how long that is from now.
+func (im *PacerImplant) WakeAt() units.Millis { return im.wakeAt }
+
+// Until is the time from now to the kernel's announced wake-up (0 if due).
+func (im *PacerImplant) Until() time.Duration {
+	if im.wakeAt == 0 {
+		return time.Hour
+	}
+	return time.Duration(max(im.wakeAt-im.now(), 0)) * time.Millisecond
 }
 
 // HandleProgram gives the kernel a command authenticated out of band at
@@ -255,4 +296,18 @@ func (im *PacerImplant) Answer(payload []byte) ([]byte, error) {
 // Status is a signed acknowledgement with the implant's time.
 func (im *PacerImplant) Status() ([]byte, error) {
 	return im.status(im.st.Op.String(), im.st.Guard.LastCounter)
+}
+
+// Service is one tick of the firmware loop: the senses since the last
+// tick, then the kernel's time.
+func (im *PacerImplant) Service() error { return im.Tick() }
+
+// Telemetry: this pacemaker build sends none.
+func (im *PacerImplant) Telemetry() ([]byte, error) {
+	return nil, errors.New("firmware: the pacemaker sends no telemetry in this version")
+}
+
+// Booted describes the running image.
+func (im *PacerImplant) Booted() string {
+	return fmt.Sprintf("slot %s image version %d (security counter %d, reverted: %v)", im.Image.Slot, im.Image.Version, im.Image.SecurityCounter, im.Image.Reverted)
 }

@@ -20,7 +20,6 @@ const (
 	TypeTelemetry byte = 'T' // relay → implant: telemetry request; reply: telemetry envelope
 	TypeUpdate    byte = 'U' // relay → implant: a protocol.UpdateRequest; reply: update ack envelope (empty for a staged chunk)
 	TypeQuery     byte = 'Q' // relay → implant: a protocol.CommandRef; reply: the implant's signed answer about that command
-	TypeSimulate  byte = 'Z' // simulator control (mock HAL only); reply: "ok"
 	TypeError     byte = 'E' // reply: the request could not be served
 	TypeReply     byte = 'R' // reply: payload follows
 )
@@ -45,14 +44,18 @@ func Write(w io.Writer, typ byte, payload []byte) error {
 	return nil
 }
 
-// Read receives one message.
-func Read(r io.Reader) (byte, []byte, error) {
+// Read receives one message of at most MaxMessage bytes.
+func Read(r io.Reader) (byte, []byte, error) { return ReadMax(r, MaxMessage) }
+
+// ReadMax receives one message of at most max bytes (type byte included):
+// the declared length is checked before anything is allocated.
+func ReadMax(r io.Reader, max int) (byte, []byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return 0, nil, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n == 0 || n > MaxMessage {
+	if n == 0 || int64(n) > int64(max) {
 		return 0, nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
 	}
 	b := make([]byte, n)

@@ -119,6 +119,74 @@ func (h *heart) atrialDepol(t units.Millis) {
 	}
 }
 
+// Heart is the model heart as an event source, for a closed loop with any
+// pacemaker: the kernel alone (Simulate) or the firmware runtime over a
+// mock HAL. Next says when the heart next does something; Fire makes it
+// happen and says which chamber, if any, depolarised intrinsically (what a
+// sensing channel reports); Paced tells the heart a pace captured.
+type Heart struct{ h heart }
+
+// NewHeart starts scenario sc's heart at time 0.
+func NewHeart(sc Scenario) *Heart {
+	hh := &Heart{h: heart{sc: &sc, rng: rand.New(rand.NewPCG(sc.Seed, 0x9e3779b97f4a7c15)), conductAt: -1, lastADepol: -1000, lastVDepol: -1000}}
+	hh.h.nextSinus = hh.h.sinusInterval()
+	hh.h.nextPVC = hh.h.pvcGap()
+	return hh
+}
+
+// Next is the time of the heart's next event.
+func (hh *Heart) Next() units.Millis {
+	h := &hh.h
+	t := min(h.nextSinus, h.nextPVC, h.escapeAt())
+	if h.conductAt >= 0 {
+		t = min(t, h.conductAt)
+	}
+	return t
+}
+
+// Fire runs the heart's event at t (t == Next()) and returns the chamber
+// that depolarised intrinsically (ok false: the event fell in the tissue's
+// refractory period and nothing happened).
+func (hh *Heart) Fire(t units.Millis) (ch pacer.Chamber, ok bool) {
+	h := &hh.h
+	switch {
+	case t == h.nextSinus:
+		if t-h.lastADepol < atrialTissueRefractoryMs {
+			h.nextSinus = t + h.sinusInterval()
+			return pacer.ChamberNone, false
+		}
+		h.atrialDepol(t)
+		return pacer.ChamberAtrium, true
+	case t == h.conductAt || t == h.nextPVC || t == h.escapeAt():
+		if t == h.conductAt {
+			h.conductAt = -1
+		}
+		if t == h.nextPVC {
+			h.nextPVC = t + h.pvcGap()
+		}
+		if t-h.lastVDepol < ventricularTissueRefractoryMs {
+			return pacer.ChamberNone, false
+		}
+		h.lastVDepol = t
+		return pacer.ChamberVentricle, true
+	}
+	return pacer.ChamberNone, false
+}
+
+// Paced tells the heart that a pace in ch at t captured.
+func (hh *Heart) Paced(ch pacer.Chamber, t units.Millis) {
+	h := &hh.h
+	switch ch {
+	case pacer.ChamberVentricle:
+		h.lastVDepol = t
+		if h.conductAt >= 0 && h.conductAt-t < ventricularTissueRefractoryMs {
+			h.conductAt = -1
+		}
+	case pacer.ChamberAtrium:
+		h.atrialDepol(t)
+	}
+}
+
 // Simulate runs scenario sc in closed loop with the pacemaker kernel for
 // duration, skipping idle time: each iteration jumps to the next heart event
 // or the kernel's announced wake-up, whichever is first (1 ms resolution).
@@ -135,9 +203,7 @@ func Simulate(sc Scenario, duration units.Millis) (Result, error) {
 			return res, fmt.Errorf("heart: %s: program refused: %s", sc.Name, o.Reason)
 		}
 	}
-	h := &heart{sc: &sc, rng: rand.New(rand.NewPCG(sc.Seed, 0x9e3779b97f4a7c15)), conductAt: -1, lastADepol: -1000, lastVDepol: -1000}
-	h.nextSinus = h.sinusInterval()
-	h.nextPVC = h.pvcGap()
+	hh := NewHeart(sc)
 
 	programmed := false
 	var lastV units.Millis
@@ -170,15 +236,12 @@ func Simulate(sc Scenario, duration units.Millis) (Result, error) {
 					res.VPaces++
 				}
 				vEvent(t, true)
-				h.lastVDepol = t // capture
-				if h.conductAt >= 0 && h.conductAt-t < ventricularTissueRefractoryMs {
-					h.conductAt = -1
-				}
+				hh.Paced(pacer.ChamberVentricle, t) // capture
 			case x.Kind == pacer.OutPace && x.Chamber == pacer.ChamberAtrium:
 				if programmed {
 					res.APaces++
 				}
-				h.atrialDepol(t)
+				hh.Paced(pacer.ChamberAtrium, t)
 			case x.Kind == pacer.OutEvent && x.Chamber == pacer.ChamberVentricle && x.Reason == reason.OK:
 				vEvent(t, false)
 			}
@@ -189,10 +252,7 @@ func Simulate(sc Scenario, duration units.Millis) (Result, error) {
 		handle(in.NowMs, &out)
 	}
 	for {
-		t := min(h.nextSinus, h.nextPVC, h.escapeAt())
-		if h.conductAt >= 0 {
-			t = min(t, h.conductAt)
-		}
+		t := hh.Next()
 		if out.HaveWake && out.WakeAtMs < t {
 			t = out.WakeAtMs
 		}
@@ -202,26 +262,10 @@ func Simulate(sc Scenario, duration units.Millis) (Result, error) {
 		if out.HaveWake && out.WakeAtMs <= t {
 			step(pacer.Input{Kind: pacer.InTick, NowMs: t})
 		}
-		switch {
-		case t == h.nextSinus:
-			if t-h.lastADepol < atrialTissueRefractoryMs {
-				h.nextSinus = t + h.sinusInterval()
-				continue
+		if t == hh.Next() {
+			if ch, ok := hh.Fire(t); ok {
+				step(pacer.Input{Kind: pacer.InSense, NowMs: t, Chamber: ch})
 			}
-			h.atrialDepol(t)
-			step(pacer.Input{Kind: pacer.InSense, NowMs: t, Chamber: pacer.ChamberAtrium})
-		case t == h.conductAt || t == h.nextPVC || t == h.escapeAt():
-			if t == h.conductAt {
-				h.conductAt = -1
-			}
-			if t == h.nextPVC {
-				h.nextPVC = t + h.pvcGap()
-			}
-			if t-h.lastVDepol < ventricularTissueRefractoryMs {
-				continue
-			}
-			h.lastVDepol = t
-			step(pacer.Input{Kind: pacer.InSense, NowMs: t, Chamber: pacer.ChamberVentricle})
 		}
 		if s.Op == pacer.OpFault {
 			return res, fmt.Errorf("heart: %s: kernel faulted at %d", sc.Name, t)

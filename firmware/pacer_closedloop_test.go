@@ -1,0 +1,140 @@
+package firmware_test
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/implantfhe/implantfhe/firmware"
+	"github.com/implantfhe/implantfhe/hal"
+	"github.com/implantfhe/implantfhe/hal/mock"
+	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/kernel/pacer"
+	"github.com/implantfhe/implantfhe/kernel/units"
+	"github.com/implantfhe/implantfhe/model/heart"
+	"github.com/implantfhe/implantfhe/wire"
+)
+
+// closedLoop runs a model heart against the pacemaker firmware (runtime,
+// kernel, mock HAL: the heart's beats go in through the mock sensing
+// channel, the paces come out of the mock pacing output) for duration, and
+// measures at the HAL.
+type loopResult struct {
+	vEvents, vPaces, aPaces int
+	maxVV, minPacedVV       units.Millis
+	lri, uri                units.Millis
+}
+
+func closedLoop(t *testing.T, sc heart.Scenario, duration units.Millis) loopResult {
+	board := mock.New(mock.Config{Seed: sc.Seed, WatchdogTimeout: units.Hour})
+	signer, err := wire.GenerateSigningKey(guard.RoleImplant, rand.Reader)
+	require.NoError(t, err)
+	trust, err := wire.NewTrustList()
+	require.NoError(t, err)
+	seal, err := ecdh.X25519().GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	im, err := firmware.BootPacer("pacer-0001", pacer.DefaultConfig(), firmware.Keys{Signer: signer, Trust: trust, AckSeal: seal.PublicKey()}, board.HAL(), nil)
+	require.NoError(t, err)
+	out, err := im.HandleProgram(pacer.Command{Kind: pacer.CmdProgram, Params: sc.Program, Verdict: guard.VerdictWithin,
+		Header: guard.Header{Counter: 1, IssuedAtMs: im.Now(), ExpiresAtMs: im.Now() + units.Minute, Signer: guard.RoleClinician}})
+	require.NoError(t, err)
+	require.True(t, out.Accepted, "program: %s", out.Reason)
+	// Until the program is in force (its first cycle), the pacer runs its
+	// power-on program: measure from there.
+	for im.State().Active != sc.Program {
+		require.NoError(t, tickTo(board, im, im.WakeAt()))
+	}
+	start := board.Clock.Now()
+	hh := heart.NewHeart(sc)
+	res := loopResult{lri: pacer.LowerRateIntervalMs(sc.Program.LRL), uri: pacer.UpperRateIntervalMs(sc.Program.URL)}
+	seen := len(board.Pacer.Pulses())
+	var lastV units.Millis = -1
+	vEvent := func(at units.Millis, paced bool) {
+		if lastV >= 0 {
+			iv := at - lastV
+			res.maxVV = max(res.maxVV, iv)
+			if paced && (res.minPacedVV == 0 || iv < res.minPacedVV) {
+				res.minPacedVV = iv
+			}
+		}
+		lastV = at
+		res.vEvents++
+	}
+	for {
+		next := start + hh.Next()
+		if w := im.WakeAt(); w != 0 && w < next {
+			next = w
+		}
+		if next-start > duration {
+			break
+		}
+		if next > board.Clock.Now() {
+			board.Clock.Advance(next - board.Clock.Now())
+		}
+		if start+hh.Next() == next {
+			if ch, ok := hh.Fire(next - start); ok {
+				hc := hal.ChamberAtrium
+				if ch == pacer.ChamberVentricle {
+					hc = hal.ChamberVentricle
+					vEvent(next, false)
+				}
+				board.Cardiac.Inject(hc)
+			}
+		}
+		require.NoError(t, im.Tick())
+		pulses := board.Pacer.Pulses()
+		for _, p := range pulses[seen:] {
+			ch := pacer.ChamberAtrium
+			if p.Chamber == hal.ChamberVentricle {
+				ch = pacer.ChamberVentricle
+				res.vPaces++
+				vEvent(p.At, true)
+			} else {
+				res.aPaces++
+			}
+			hh.Paced(ch, p.At-start)
+		}
+		seen = len(pulses)
+		require.NotEqual(t, pacer.OpFault, im.State().Op, "the pacer faulted at %d ms", next-start)
+	}
+	return res
+}
+
+// tickTo advances the board clock to at (if later) and ticks the firmware.
+func tickTo(b *mock.Board, im *firmware.PacerImplant, at units.Millis) error {
+	if at > b.Clock.Now() {
+		b.Clock.Advance(at - b.Clock.Now())
+	}
+	return im.Tick()
+}
+
+// TestClosedLoopThroughTheRuntime: 24 simulated hours per rhythm of the
+// model heart against the firmware as built (runtime + kernel + mock HAL),
+// measured at the HAL: with the heart beating above the LRL the ventricle
+// is never paced (sensing inhibits it; regression: the firmware never read
+// hal.CardiacSense and paced asynchronously); no ventricular interval
+// longer than the LRI; no paced interval shorter than the URI.
+func TestClosedLoopThroughTheRuntime(t *testing.T) {
+	for _, sc := range heart.Scenarios() {
+		t.Run(sc.Name, func(t *testing.T) {
+			r := closedLoop(t, sc, 24*units.Hour)
+			pct := 100 * float64(r.vPaces) / float64(max(r.vEvents, 1))
+			t.Logf("%s: %d V events, %d V paces (%.1f %% paced), %d A paces; longest V-V %d ms (LRI %d), shortest paced V-V %d ms (URI %d)",
+				sc.Name, r.vEvents, r.vPaces, pct, r.aPaces, r.maxVV, r.lri, r.minPacedVV, r.uri)
+			fmt.Printf("closedloop: rhythm=%s v_events=%d v_paced_pct=%.1f a_paces=%d max_vv_ms=%d lri_ms=%d\n", sc.Name, r.vEvents, pct, r.aPaces, r.maxVV, r.lri)
+			assert.LessOrEqual(t, r.maxVV, r.lri, "PACE-LRL at the HAL")
+			if r.vPaces > 0 {
+				assert.GreaterOrEqual(t, r.minPacedVV, r.uri, "PACE-URL at the HAL")
+			}
+			if sc.Name == "normal-sinus" {
+				assert.Zero(t, r.vPaces, "a heart beating above the LRL inhibits ventricular pacing")
+				assert.Zero(t, r.aPaces, "and atrial pacing")
+			}
+			assert.Greater(t, r.vEvents, 24*3600*30/60, "the loop ran 24 h")
+		})
+	}
+}
