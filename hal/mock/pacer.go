@@ -47,3 +47,14 @@ func (p *Pacer) Pulses() []Pulse {
 	defer p.b.mu.Unlock()
 	return append([]Pulse(nil), p.pulses...)
 }
+
+// PulsesSince returns a copy of the pulses from index i on (a closed-loop
+// driver reads only what is new).
+func (p *Pacer) PulsesSince(i int) []Pulse {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	if i >= len(p.pulses) {
+		return nil
+	}
+	return append([]Pulse(nil), p.pulses[max(i, 0):]...)
+}
