@@ -1,6 +1,7 @@
 package firmware
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,10 @@ type Loop struct {
 	Period time.Duration
 	// Logf reports refused frames and update events (nil: log.Printf).
 	Logf func(format string, a ...any)
+	// MessageTime and MaxConns override RadioMessageTime and RadioConns
+	// (zero: those).
+	MessageTime time.Duration
+	MaxConns    int
 
 	mu    sync.Mutex
 	conns chan struct{}
@@ -92,9 +97,10 @@ func (l *Loop) Run(ctx context.Context) error {
 func (l *Loop) Listen(ln net.Listener) error {
 	l.mu.Lock()
 	if l.conns == nil {
-		l.conns = make(chan struct{}, RadioConns)
+		l.conns = make(chan struct{}, cmp.Or(l.MaxConns, RadioConns))
 	}
 	l.mu.Unlock()
+	mt := cmp.Or(l.MessageTime, RadioMessageTime)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -103,23 +109,27 @@ func (l *Loop) Listen(ln net.Listener) error {
 		select {
 		case l.conns <- struct{}{}:
 		default:
-			l.logf("implant: radio: %d connections already, closing %s", RadioConns, c.RemoteAddr())
+			l.logf("implant: radio: %d connections already, closing %s", cap(l.conns), c.RemoteAddr())
 			_ = c.Close()
 			continue
 		}
 		go func() {
 			defer func() { <-l.conns }()
 			defer c.Close()
-			l.Serve(deadlined{c})
+			l.Serve(deadlined{c, mt})
 		}()
 	}
 }
 
-// deadlined gives every message read on a connection RadioMessageTime.
-type deadlined struct{ net.Conn }
+// deadlined bounds each read of a connection: a peer that sends slower
+// than that is cut off.
+type deadlined struct {
+	net.Conn
+	d time.Duration
+}
 
 func (d deadlined) Read(b []byte) (int, error) {
-	_ = d.SetReadDeadline(time.Now().Add(RadioMessageTime))
+	_ = d.SetReadDeadline(time.Now().Add(d.d))
 	return d.Conn.Read(b)
 }
 

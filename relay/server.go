@@ -155,14 +155,14 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 		httpErr(w, http.StatusBadRequest, err)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Every envelope received is logged, accepted or not.
-	ci, err := s.appendLog(b)
-	if err != nil {
-		httpErr(w, http.StatusInternalServerError, err)
+	if len(b) > wire.MaxFrame {
+		httpErr(w, http.StatusRequestEntityTooLarge, fmt.Errorf("relay: command of more than %d bytes", wire.MaxFrame))
 		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Verified before it is logged: a refused body is answered and dropped,
+	// so junk never grows the append-only log.
 	start := time.Now()
 	res, err := s.Dev.Process(b, s.implantMs)
 	if err != nil {
@@ -170,6 +170,11 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	relayMs := time.Since(start).Milliseconds()
+	ci, err := s.appendLog(b)
+	if err != nil {
+		httpErr(w, http.StatusInternalServerError, err)
+		return
+	}
 	resp := CommandResponse{LogIndices: []uint64{ci}, RadioBytes: len(res.Bundle), RelayMs: relayMs}
 	if res.Verdict != nil {
 		vb, err := res.Verdict.Marshal()
@@ -218,6 +223,10 @@ func (s *Server) Raw() http.HandlerFunc {
 			httpErr(w, http.StatusBadRequest, err)
 			return
 		}
+		if len(b) == 0 || len(b) > wire.MaxRadioFrame {
+			httpErr(w, http.StatusRequestEntityTooLarge, fmt.Errorf("relay: a radio frame is 1..%d bytes, got %d", wire.MaxRadioFrame, len(b)))
+			return
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		i, err := s.appendLog(b)
@@ -256,6 +265,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, 2*int64(protocol.MaxQuery)))
 	if err != nil || len(b) == 0 || len(b) > protocol.MaxQuery {
 		httpErr(w, http.StatusBadRequest, fmt.Errorf("relay: a query is 1..%d bytes", protocol.MaxQuery))
+		return
+	}
+	if _, err := protocol.DecodeQuery(b); err != nil {
+		httpErr(w, http.StatusBadRequest, err)
 		return
 	}
 	s.mu.Lock()

@@ -31,7 +31,6 @@ import (
 	"github.com/implantfhe/implantfhe/implog"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/units"
-	"github.com/implantfhe/implantfhe/link"
 	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/wire"
@@ -312,16 +311,32 @@ func (d *demo) setup(keys string) error {
 	return d.client.UploadLimits(env)
 }
 
-func (d *demo) simulateGlucose(v int) error {
-	c, err := net.Dial("tcp", d.implant.addr)
+// simulate sends one request to the simulated HAL's control socket (its
+// address in STATE/sim-addr; not the radio) and returns the answer.
+func simulate(stateDir, req string) (string, error) {
+	addr, err := os.ReadFile(filepath.Join(stateDir, "sim-addr"))
 	if err != nil {
-		return err
+		return "", err
+	}
+	c, err := net.DialTimeout("tcp", string(addr), 5*time.Second)
+	if err != nil {
+		return "", err
 	}
 	defer c.Close()
-	if err := link.Write(c, link.TypeSimulate, []byte(fmt.Sprint(v))); err != nil {
-		return err
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintln(c, req); err != nil {
+		return "", err
 	}
-	_, _, err = link.Read(c)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if err == nil && strings.HasPrefix(line, "error") {
+		err = fmt.Errorf("simulator: %s", line)
+	}
+	return line, err
+}
+
+func (d *demo) simulateGlucose(v int) error {
+	_, err := simulate(filepath.Join(d.root, "implant-state"), fmt.Sprintf("glucose %d", v))
 	return err
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/implantfhe/implantfhe/controller"
 	"github.com/implantfhe/implantfhe/fhe"
@@ -11,6 +12,21 @@ import (
 )
 
 const pacerDevice = "pacer-0001"
+
+// simStats reads the simulated pacemaker's counters: sensed V beats, V
+// paces.
+func simStats(state string) ([2]int, error) {
+	var v [2]int
+	line, err := simulate(state, "stats")
+	if err != nil {
+		return v, err
+	}
+	var a int
+	if _, err := fmt.Sscanf(line, "v_beats %d v_paces %d a_paces %d", &v[0], &v[1], &a); err != nil {
+		return v, fmt.Errorf("simulator stats %q: %w", line, err)
+	}
+	return v, nil
+}
 
 // pacerSteps provisions a pacemaker, starts its implant and relay, uploads
 // the patient's rate limits (LRL at least 40 ppm, URL at most 150 ppm)
@@ -82,6 +98,39 @@ func (d *demo) pacerSteps(bin string, ps fhe.ParamSet) error {
 		return err
 	}
 	fmt.Fprintf(d.tw, "\t\t\tpacemaker %s: rates encrypted under its own pk_I; relay saw neither rates nor limits\t\n", pacerDevice)
+
+	// Sensing: an intrinsic rhythm above the LRL inhibits pacing; without
+	// one, the pacemaker paces. Beats come in through the simulated sensing
+	// channel (hal.CardiacSense), paces are counted at the simulated output.
+	state := filepath.Join(d.root, "pacer-state")
+	for _, r := range []struct {
+		step, want string
+		ppm        int
+	}{
+		{"intrinsic rhythm 72 ppm (above LRL 60) for 8 s", "inhibited", 72},
+		{"no intrinsic rhythm for 8 s", "paced", 0},
+	} {
+		if _, err := simulate(state, fmt.Sprintf("heart %d", r.ppm)); err != nil {
+			return err
+		}
+		time.Sleep(1500 * time.Millisecond) // the rhythm settles (its first cycle)
+		before, err := simStats(state)
+		if err != nil {
+			return err
+		}
+		time.Sleep(8 * time.Second)
+		after, err := simStats(state)
+		if err != nil {
+			return err
+		}
+		beats, paces := after[0]-before[0], after[1]-before[1]
+		pct := 100 * float64(paces) / float64(max(beats+paces, 1))
+		got := "inhibited"
+		if pct > 50 {
+			got = "paced"
+		}
+		d.row("pacemaker: "+r.step, r.want, got, fmt.Sprintf("%d sensed V beats, %d V paces: %.0f %% paced", beats, paces, pct))
+	}
 
 	// A firmware update: the pacer kernel grants the slot switch only when
 	// the 200 ms switch-over ends before the next ventricular escape

@@ -9,12 +9,18 @@
 // radio link over the serial port (plus the TCP listener only if -listen is
 // given).
 //
+// On the simulated HAL the simulator's sensors are driven through their own
+// loopback control socket (-sim-control; its address in STATE/sim-addr), a
+// line protocol ("glucose 55", "heart 72", "stats"), never through the
+// radio: nothing unauthenticated on the radio changes what the kernel sees.
+//
 // With -selftest it runs the power-on self-test instead (crypto known-answer
 // tests, key store, HAL, kernel invariants), prints one line per check and
 // exits 0 only if every check passed.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,8 +29,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/implantfhe/implantfhe/firmware"
@@ -35,7 +39,6 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/units"
-	"github.com/implantfhe/implantfhe/link"
 	"github.com/implantfhe/implantfhe/protocol"
 )
 
@@ -43,29 +46,30 @@ import (
 var buildVersion = "dev"
 
 func main() {
-	dir := flag.String("keys", "", "the implant's provisioned key directory")
-	state := flag.String("state", "", "persistent storage directory")
-	listen := flag.String("listen", "127.0.0.1:0", "radio (loopback) address")
-	tick := flag.Duration("tick", 200*time.Millisecond, "kernel tick period")
-	boardPath := flag.String("board", "", "board description (JSON, see hal/board); empty: the simulated HAL")
+	var o options
+	flag.StringVar(&o.keys, "keys", "", "the implant's provisioned key directory")
+	flag.StringVar(&o.state, "state", "", "persistent storage directory")
+	flag.StringVar(&o.listen, "listen", "127.0.0.1:0", "radio (loopback) address")
+	flag.StringVar(&o.simControl, "sim-control", "127.0.0.1:0", "simulated HAL: the sensors' control socket (loopback)")
+	flag.DurationVar(&o.tick, "tick", 200*time.Millisecond, "kernel tick period")
+	flag.StringVar(&o.board, "board", "", "board description (JSON, see hal/board); empty: the simulated HAL")
+	flag.StringVar(&o.trialRunner, "trial-runner", "", "run a test-booted image through this program (an emulator for the board's CPU); empty: exec it")
 	selftest := flag.Bool("selftest", false, "run the power-on self-test, print one line per check and exit (0: all passed)")
 	flag.Parse()
 	if *selftest {
-		os.Exit(runSelftest(os.Stdout, *dir, *boardPath))
+		os.Exit(runSelftest(os.Stdout, o.keys, o.board))
 	}
-	listenSet := false
-	flag.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
+	flag.Visit(func(f *flag.Flag) { o.listenSet = o.listenSet || f.Name == "listen" })
 	// run serves until the process is stopped; it returns only on failure.
-	log.Fatalf("implant: %v", run(options{keys: *dir, state: *state, listen: *listen, listenSet: listenSet, tick: *tick, board: *boardPath}))
+	log.Fatalf("implant: %v", run(o))
 }
 
 type options struct {
-	keys, state, listen string
+	keys, state, listen, simControl, board, trialRunner string
 	// listenSet: -listen was given (on the board the TCP listener is off
 	// unless asked for).
 	listenSet bool
 	tick      time.Duration
-	board     string
 }
 
 func loadKeys(dir string) (firmware.Keys, *protocol.ImplantKeys, error) {
@@ -89,10 +93,13 @@ func pumpLimits(l *protocol.PumpLimits) pump.Limits {
 }
 
 // devices opens the HAL: the board's when a description is given, else the
-// simulator. radio is the board's serial port (nil for the simulator);
-// glucose is the simulator's sensor (nil on the board).
-func devices(o options) (b hal.Board, radio io.ReadWriter, glucose *sim.Glucose, stateDir string, err error) {
+// simulator. radio is the board's serial port (nil for the simulator); sim
+// the simulator's sensors and outputs (nil on the board).
+func devices(o options, kind protocol.DeviceKind) (b hal.Board, radio io.ReadWriter, sd *simDevices, stateDir string, err error) {
 	if o.board != "" {
+		if kind == protocol.KindPacer {
+			return b, nil, nil, "", errors.New("the pacemaker firmware runs on the simulated HAL with -state (no board pacing output yet)")
+		}
 		cfg, err := board.LoadConfig(o.board)
 		if err != nil {
 			return b, nil, nil, "", err
@@ -116,12 +123,20 @@ func devices(o options) (b hal.Board, radio io.ReadWriter, glucose *sim.Glucose,
 		return b, nil, nil, "", err
 	}
 	clock := sim.NewClock()
-	glucose = sim.NewGlucose(clock, 120)
-	pmp, err := sim.NewPump(st, 20000)
-	if err != nil {
-		return b, nil, nil, "", err
+	sd = &simDevices{}
+	b = hal.Board{Clock: clock, Storage: st}
+	if kind == protocol.KindPacer {
+		sd.pacer, sd.heart = sim.NewPacer(), sim.NewHeart(clock)
+		b.Pacer, b.Cardiac = sd.pacer, sd.heart
+	} else {
+		sd.glucose = sim.NewGlucose(clock, 120)
+		pmp, err := sim.NewPump(st, 20000)
+		if err != nil {
+			return b, nil, nil, "", err
+		}
+		b.Pump, b.Glucose = pmp, sd.glucose
 	}
-	return hal.Board{Pump: pmp, Glucose: glucose, Clock: clock, Storage: st}, nil, glucose, o.state, nil
+	return b, nil, sd, o.state, nil
 }
 
 func run(o options) error {
@@ -132,146 +147,71 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	dev := k.Device
-	if dev.Kind == protocol.KindPacer {
-		if o.board != "" || o.state == "" {
-			return errors.New("the pacemaker firmware runs on the simulated HAL with -state (no board pacer loop yet)")
-		}
-		return runPacer(keys, o.keys, k, o.state, o.listen, o.tick)
-	}
-	hb, radio, glucose, stateDir, err := devices(o)
+	hb, radio, simDevs, stateDir, err := devices(o, k.Device.Kind)
 	if err != nil {
 		return err
 	}
-	cfg := firmware.Config{DeviceID: dev.ID, Pump: pump.DefaultConfig(pump.ProfileAdult), LogName: "implant.log"}
-	if cfg.Update, err = updateConfig(o.keys, o.board, k, hb.Storage, cfg.LogName, pumpSwitchMs); err != nil {
+	var dev firmware.Device
+	if k.Device.Kind == protocol.KindPacer {
+		dev, err = bootPacer(o, keys, k, hb, stateDir)
+	} else {
+		dev, err = bootPump(o, keys, k, hb, stateDir)
+	}
+	if err != nil {
 		return err
+	}
+	fmt.Printf("implant: build %s, booted %s\n", buildVersion, dev.Booted())
+	loop := &firmware.Loop{Dev: dev, Period: o.tick}
+	errs := make(chan error, 3)
+	go func() { errs <- loop.Run(context.Background()) }()
+	if simDevs != nil {
+		addr, err := simDevs.serve(o.simControl)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(stateDir, "sim-addr"), []byte(addr), 0o600); err != nil {
+			return err
+		}
+		fmt.Printf("implant: simulator control on %s\n", addr)
+	}
+	if radio != nil {
+		go func() { loop.Serve(radio); errs <- errors.New("serial radio closed") }()
+		fmt.Printf("implant: %s on the serial radio\n", k.Device.ID)
+	}
+	if radio == nil || o.listenSet {
+		ln, err := net.Listen("tcp", o.listen)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(stateDir, "addr"), []byte(ln.Addr().String()), 0o600); err != nil {
+			return err
+		}
+		fmt.Printf("implant: %s (%s) listening on %s\n", k.Device.ID, k.Device.Kind, ln.Addr())
+		go func() { errs <- loop.Listen(ln) }()
+	}
+	return <-errs
+}
+
+// bootPump boots the pump's firmware and, at first boot, programs the
+// provisioned limits (out of band; the clinic holds the same file).
+func bootPump(o options, keys firmware.Keys, k *protocol.ImplantKeys, hb hal.Board, stateDir string) (firmware.Device, error) {
+	cfg := firmware.Config{DeviceID: k.Device.ID, Pump: pump.DefaultConfig(pump.ProfileAdult), LogName: "implant.log"}
+	var err error
+	if cfg.Update, err = updateConfig(o.keys, o.board, stateDir, o.trialRunner, k, hb.Storage, cfg.LogName, pumpSwitchMs); err != nil {
+		return nil, err
 	}
 	im, err := firmware.Boot(cfg, keys, hb)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var mu sync.Mutex
 	if im.State().Mode == pump.ModeInit {
-		// First boot: program the provisioned limits (out of band).
 		s := im.State()
 		out, _, err := im.HandleProgram(pump.Command{Kind: pump.CmdProgramLimits, Limits: pumpLimits(k.Limits.Pump),
 			Header: guard.Header{Counter: s.Guard.LastCounter + 1, IssuedAtMs: im.Now(), ExpiresAtMs: im.Now() + units.Second, Signer: guard.RoleClinician}})
 		if err != nil || !out.Accepted {
-			return fmt.Errorf("programming limits: %v %s", err, out.Reason)
+			return nil, fmt.Errorf("programming limits: %v %s", err, out.Reason)
 		}
 	}
-	go func() {
-		for range time.Tick(o.tick) {
-			mu.Lock()
-			err := im.Tick()
-			if err == nil && im.State().Mode == pump.ModeDelivering {
-				err = im.DeliveryDone() // the pump finishes a bolus within a tick (Deliver is synchronous)
-			}
-			mu.Unlock()
-			if err != nil {
-				log.Fatalf("implant: tick: %v", err)
-			}
-		}
-	}()
-	fmt.Printf("implant: build %s, booted slot %s image version %d (security counter %d)\n",
-		buildVersion, im.Image.Slot, im.Image.Version, im.Image.SecurityCounter)
-	if radio != nil && !o.listenSet {
-		fmt.Printf("implant: %s on the serial radio (log records %d, interrupted delivery: %v)\n", dev.ID, im.Recovery.Records, im.Interrupted)
-		serve(radio, &mu, im, glucose)
-		return errors.New("serial radio closed")
-	}
-	if radio != nil {
-		go serve(radio, &mu, im, glucose)
-	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(stateDir, "addr"), []byte(ln.Addr().String()), 0o600); err != nil {
-		return err
-	}
-	fmt.Printf("implant: %s listening on %s (log records %d, interrupted delivery: %v)\n", dev.ID, ln.Addr(), im.Recovery.Records, im.Interrupted)
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		go func() {
-			defer c.Close()
-			serve(c, &mu, im, glucose)
-		}()
-	}
-}
-
-// serve answers link messages on one stream (a TCP connection or the
-// serial port) until it fails.
-func serve(c io.ReadWriter, mu *sync.Mutex, im *firmware.Implant, glucose *sim.Glucose) {
-	for {
-		typ, payload, err := link.Read(c)
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				log.Printf("implant: link: %v", err)
-			}
-			return
-		}
-		mu.Lock()
-		reply, err := handle(typ, payload, im, glucose)
-		mu.Unlock()
-		if err != nil {
-			_ = link.Write(c, link.TypeError, []byte(err.Error()))
-			continue
-		}
-		if err := link.Write(c, link.TypeReply, reply); err != nil {
-			return
-		}
-	}
-}
-
-func handle(typ byte, payload []byte, im *firmware.Implant, glucose *sim.Glucose) ([]byte, error) {
-	switch typ {
-	case link.TypeBundle:
-		out, ack, err := im.HandleFrame(payload)
-		if err != nil {
-			return nil, err
-		}
-		if out.Refused != nil {
-			log.Printf("implant: refused frame: %v", out.Refused)
-		}
-		return ack, nil
-	case link.TypeStatus:
-		return im.Status()
-	case link.TypeQuery:
-		return im.Answer(payload)
-	case link.TypeTelemetry:
-		return im.Telemetry()
-	case link.TypeUpdate:
-		out, ack, err := im.HandleUpdate(payload)
-		if err != nil {
-			return nil, err
-		}
-		if out.Err != nil {
-			log.Printf("implant: update %s: %v", out.Event, out.Err)
-		}
-		if out.Reboot {
-			// The kernel granted the switch: reboot into the pending image
-			// now (test boot, self-test, confirm or revert).
-			if err := im.Reboot(); err != nil {
-				log.Fatalf("implant: reboot after staging an update: %v", err)
-			}
-			log.Printf("implant: rebooted into slot %s version %d (reverted: %v)", im.Image.Slot, im.Image.Version, im.Image.Reverted)
-		}
-		return ack, nil
-	case link.TypeSimulate:
-		if glucose == nil {
-			return nil, errors.New("simulate: no simulated sensor on this HAL")
-		}
-		v, err := strconv.Atoi(string(payload))
-		if err != nil {
-			return nil, fmt.Errorf("simulate: %w", err)
-		}
-		glucose.Set(units.MgDL(v))
-		return []byte("ok"), nil
-	}
-	return nil, fmt.Errorf("unknown message type %q", typ)
+	fmt.Printf("implant: log records %d, interrupted delivery: %v\n", im.Recovery.Records, im.Interrupted)
+	return im, nil
 }

@@ -30,6 +30,11 @@ var (
 	ErrKernelScript = errors.New("selftest: kernel script failed")
 )
 
+// selftestBroken, set at link time (-ldflags "-X main.selftestBroken=why"),
+// builds an image whose power-on self-test fails: what a faulty build that
+// is correctly signed looks like, for the trial-boot tests and the demo.
+var selftestBroken = ""
+
 type check struct {
 	name string
 	run  func() (detail string, err error)
@@ -44,6 +49,9 @@ func runSelftest(w io.Writer, keysDir, boardPath string) int {
 		{"keys", func() (string, error) { return checkKeys(keysDir) }},
 		{"hal", func() (string, error) { return checkHAL(boardPath) }},
 		{"kernel", kernelScript},
+	}
+	if selftestBroken != "" {
+		checks = append(checks, check{"build", func() (string, error) { return "", errors.New(selftestBroken) }})
 	}
 	failed := 0
 	for _, c := range checks {

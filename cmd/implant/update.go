@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/hal"
@@ -28,7 +31,7 @@ const (
 // boot (no log, no update state) slot A is provisioned with this program's
 // executable. Update state missing on a device that has already run is
 // refused: re-provisioning would reset the anti-rollback counter.
-func updateConfig(keysDir, boardPath string, k *protocol.ImplantKeys, st hal.Storage, logName string, switchMs units.Millis) (*firmware.UpdateConfig, error) {
+func updateConfig(keysDir, boardPath, stateDir, trialRunner string, k *protocol.ImplantKeys, st hal.Storage, logName string, switchMs units.Millis) (*firmware.UpdateConfig, error) {
 	root, dev := k.UpdateRoot, k.Device
 	cfg := update.Config{Storage: st, VendorID: dev.VendorID, ClassID: dev.ClassID, DeviceKey: k.UpdateDeviceKey}
 	if _, err := update.Open(cfg); errors.Is(err, update.ErrNotProvisioned) {
@@ -49,7 +52,7 @@ func updateConfig(keysDir, boardPath string, k *protocol.ImplantKeys, st hal.Sto
 	} else if err != nil {
 		return nil, err
 	}
-	return &firmware.UpdateConfig{Slots: cfg, SwitchMs: switchMs, SelfTest: trialSelftest(keysDir, boardPath)}, nil
+	return &firmware.UpdateConfig{Slots: cfg, SwitchMs: switchMs, SelfTest: trialSelftest(keysDir, boardPath, stateDir, trialRunner)}, nil
 }
 
 // elfMachine is the ELF machine of each architecture the firmware is built
@@ -79,18 +82,55 @@ func checkImage(image []byte) error {
 	return nil
 }
 
+// TrialTimeout bounds the test-booted image's self-test run.
+const TrialTimeout = 2 * time.Minute
+
 // trialSelftest is the self-test a test-booted image must pass before it is
-// confirmed: the image is an executable for this CPU, and the power-on
-// self-test (crypto known answers, keys, HAL, kernel script) passes.
-func trialSelftest(keysDir, boardPath string) func([]byte) error {
+// confirmed: the staged image itself is booted — written to an executable
+// file beside the device's state and run with -selftest on this device's
+// keys and board, through runner if one is given (an emulator standing in
+// for the board's CPU) — and confirmed only if it exits 0. An image that is
+// not an executable for this CPU is refused before it is run.
+func trialSelftest(keysDir, boardPath, stateDir, runner string) func([]byte) error {
 	return func(image []byte) error {
 		if err := checkImage(image); err != nil {
 			return err
 		}
-		var out strings.Builder
-		if code := runSelftest(&out, keysDir, boardPath); code != 0 {
-			return fmt.Errorf("power-on self-test failed: %s", strings.TrimSpace(out.String()))
+		f, err := os.CreateTemp(stateDir, "trial-image-*")
+		if err != nil {
+			return fmt.Errorf("trial image: %w", err)
+		}
+		path := f.Name()
+		defer os.Remove(path)
+		_, err = f.Write(image)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chmod(path, 0o700)
+		}
+		if err != nil {
+			return fmt.Errorf("trial image: %w", err)
+		}
+		args := []string{"-selftest", "-keys", keysDir}
+		if boardPath != "" {
+			args = append(args, "-board", boardPath)
+		}
+		name := path
+		if runner != "" {
+			name, args = runner, append([]string{path}, args...)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), TrialTimeout)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("the test-booted image's self-test failed (%v): %s", err, lastLines(string(out), 3))
 		}
 		return nil
 	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "; ")
 }

@@ -305,7 +305,13 @@ type process struct {
 }
 
 func start(ctx context.Context, t Target, keys, state string) (*process, error) {
-	c := t.command(ctx, "-keys", filepath.Join(keys, "implant"), "-state", state, "-tick", "50ms")
+	args := []string{"-keys", filepath.Join(keys, "implant"), "-state", state, "-tick", "50ms"}
+	if t.Emulator != "" {
+		// The trial boot runs the staged image itself: through the same
+		// emulator that stands in for the board's CPU.
+		args = append(args, "-trial-runner", t.Emulator)
+	}
+	c := t.command(ctx, args...)
 	out, err := c.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -149,3 +149,65 @@ func (p *Pacer) Pulses(c hal.Chamber) int {
 	defer p.mu.Unlock()
 	return p.pulses[c]
 }
+
+// Heart is a simulated intrinsic rhythm for the pacemaker on the simulator:
+// at RatePPM the atrium depolarises and, 120 ms later, the ventricle (normal
+// AV conduction); rate 0 is a heart with no rhythm of its own. It keeps
+// its beats for the sensing channel (hal.CardiacSense), and counts them.
+type Heart struct {
+	mu      sync.Mutex
+	clock   hal.Clock
+	ratePPM int
+	prMs    units.Millis
+	next    units.Millis // next atrial beat
+	vDue    units.Millis // the conducted ventricular beat due, or -1
+	pending []hal.SenseEvent
+	vBeats  int
+}
+
+// NewHeart is a heart with no rhythm of its own until SetRate.
+func NewHeart(clock hal.Clock) *Heart { return &Heart{clock: clock, prMs: 120, vDue: -1} }
+
+// SetRate sets the intrinsic rate (0: none) from now on.
+func (h *Heart) SetRate(ppm int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.advance()
+	h.ratePPM, h.next = max(ppm, 0), h.clock.Now()
+}
+
+// advance generates the beats up to now (under mu).
+func (h *Heart) advance() {
+	now := h.clock.Now()
+	for {
+		switch {
+		case h.vDue >= 0 && h.vDue <= now:
+			h.pending = append(h.pending, hal.SenseEvent{Chamber: hal.ChamberVentricle, At: h.vDue})
+			h.vBeats++
+			h.vDue = -1
+		case h.vDue < 0 && h.ratePPM > 0 && h.next <= now:
+			h.pending = append(h.pending, hal.SenseEvent{Chamber: hal.ChamberAtrium, At: h.next})
+			h.vDue = h.next + h.prMs
+			h.next += units.Millis(60000 / h.ratePPM)
+		default:
+			return
+		}
+	}
+}
+
+// Poll implements hal.CardiacSense.
+func (h *Heart) Poll() ([]hal.SenseEvent, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.advance()
+	ev := h.pending
+	h.pending = nil
+	return ev, nil
+}
+
+// VBeats counts the intrinsic ventricular beats so far.
+func (h *Heart) VBeats() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.vBeats
+}
