@@ -196,14 +196,13 @@ func (im *PacerImplant) step(in pacer.Input, input string, values []int64, ref *
 // tick (hal.CardiacSense), each at the time it was sensed and in order,
 // with any wake-up of the kernel that fell before a beat stepped first: so
 // a heart beating above the lower rate inhibits the pace the kernel would
-// otherwise deliver. A sensing dropout is treated as no beat (the kernel
-// then paces: the safe side). Then the kernel's own wake-up, if due.
+// otherwise deliver. A beat lost to a sensing dropout is no beat (the
+// kernel then paces: the safe side). Then the kernel's own wake-up, if due.
 func (im *PacerImplant) Tick() error {
 	if im.board.Cardiac != nil {
-		events, err := im.board.Cardiac.Poll()
-		if err != nil {
-			events = nil
-		}
+		// On a dropout the beats that did arrive still count; missed ones
+		// can only make the kernel pace (the safe side).
+		events, _ := im.board.Cardiac.Poll()
 		for _, ev := range events {
 			t := max(ev.At+im.offset, im.st.NowMs)
 			if im.wakeAt != 0 && im.wakeAt <= t {

@@ -97,9 +97,6 @@ func pumpLimits(l *protocol.PumpLimits) pump.Limits {
 // the simulator's sensors and outputs (nil on the board).
 func devices(o options, kind protocol.DeviceKind) (b hal.Board, radio io.ReadWriter, sd *simDevices, stateDir string, err error) {
 	if o.board != "" {
-		if kind == protocol.KindPacer {
-			return b, nil, nil, "", errors.New("the pacemaker firmware runs on the simulated HAL with -state (no board pacing output yet)")
-		}
 		cfg, err := board.LoadConfig(o.board)
 		if err != nil {
 			return b, nil, nil, "", err
@@ -113,6 +110,9 @@ func devices(o options, kind protocol.DeviceKind) (b hal.Board, radio io.ReadWri
 		}
 		fmt.Printf("implant: board %s (gpio %s, radio %s at %d baud, watchdog %s, storage %s)\n",
 			cfg.Name, cfg.GPIO.Chip, cfg.Serial.Device, cfg.Serial.Baud, cfg.Watchdog.Device, cfg.StorageDir)
+		if kind == protocol.KindPacer && (bd.HAL.Pacer == nil || bd.HAL.Cardiac == nil) {
+			return b, nil, nil, "", fmt.Errorf("board %s: a pacemaker needs pacing outputs and sensing inputs", cfg.Name)
+		}
 		return bd.HAL, bd.Radio, nil, cfg.StorageDir, nil
 	}
 	if o.state == "" {

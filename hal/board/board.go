@@ -19,6 +19,7 @@ type Devices struct {
 	OpenPort     PortOpener
 	OpenWatchdog func(path string) (WatchdogFile, error)
 	OpenStorage  func(dir string) (hal.Storage, error)
+	WatchEdges   EdgeWatcher
 	// Sleep paces step and pacing pulses.
 	Sleep func(time.Duration)
 }
@@ -33,6 +34,7 @@ func Real() Devices {
 			return os.OpenFile(path, os.O_WRONLY, 0)
 		},
 		OpenStorage: func(dir string) (hal.Storage, error) { return filestore.Open(dir) },
+		WatchEdges:  WatchGPIOEdges,
 		Sleep:       time.Sleep,
 	}
 }
@@ -44,9 +46,12 @@ type Board struct {
 	Radio Port
 	Pump  *Pump
 	Pacer *Pacer
+	// Cardiac is the sensing channel (nil without sensing lines).
+	Cardiac *Cardiac
 	// Watchdog is armed from Open until Close.
 	Watchdog *Watchdog
 	lines    []Line
+	watches  []io.Closer
 }
 
 // Open requests every line of the description, opens the serial port and the
@@ -118,6 +123,27 @@ func Open(cfg Config, dev Devices) (b *Board, err error) {
 	if atrium != nil || ventricle != nil {
 		b.HAL.Pacer = b.Pacer
 	}
+	for _, sl := range []struct {
+		offset int
+		ch     hal.Chamber
+	}{{cfg.GPIO.SenseAtrium, hal.ChamberAtrium}, {cfg.GPIO.SenseVentricle, hal.ChamberVentricle}} {
+		if sl.offset < 0 {
+			continue
+		}
+		if b.Cardiac == nil {
+			b.Cardiac = NewCardiac(b.HAL.Clock)
+			b.HAL.Cardiac = b.Cardiac
+		}
+		if dev.WatchEdges == nil {
+			return b, fmt.Errorf("%w: sensing lines described but no edge watcher", ErrConfig)
+		}
+		ch, card := sl.ch, b.Cardiac
+		w, err := dev.WatchEdges(cfg.GPIO.Chip, sl.offset, func() { card.Edge(ch) })
+		if err != nil {
+			return b, err
+		}
+		b.watches = append(b.watches, w)
+	}
 	return b, nil
 }
 
@@ -133,6 +159,9 @@ func (b *Board) Close() error {
 	}
 	if b.Radio != nil {
 		errs = append(errs, b.Radio.Close())
+	}
+	for _, w := range b.watches {
+		errs = append(errs, w.Close())
 	}
 	for _, l := range b.lines {
 		errs = append(errs, l.Close())

@@ -2,6 +2,7 @@ package board
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -260,4 +261,51 @@ func TestProbeReachesEveryDeviceWithoutArmingTheWatchdog(t *testing.T) {
 	err := Probe(cfg, dev)
 	require.ErrorIs(t, err, hal.ErrWatchdog)
 	require.ErrorIs(t, err, errHW)
+}
+
+type fakeWatch struct{ closed bool }
+
+func (w *fakeWatch) Close() error { w.closed = true; return nil }
+
+// TestSensingLinesFeedTheCardiacChannel: each rising edge of a sensing line
+// is a sensed beat of its chamber, polled in order; a flood past the queue's
+// bound is reported as a dropout; Close releases the watches.
+func TestSensingLinesFeedTheCardiacChannel(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.GPIO.SenseAtrium, cfg.GPIO.SenseVentricle = 5, 6
+	require.NoError(t, cfg.Validate())
+	chip, port, wd := newFakeChip(), &fakeFile{}, &fakeFile{}
+	dev := fakeDevices(chip, port, wd)
+	edges := map[int]func(){}
+	var watches []*fakeWatch
+	dev.WatchEdges = func(c string, off int, on func()) (io.Closer, error) {
+		assert.Equal(t, "gpiochip0", c)
+		edges[off] = on
+		w := &fakeWatch{}
+		watches = append(watches, w)
+		return w, nil
+	}
+	b, err := Open(cfg, dev)
+	require.NoError(t, err)
+	require.NotNil(t, b.HAL.Cardiac)
+	edges[5]()
+	edges[6]()
+	ev, err := b.HAL.Cardiac.Poll()
+	require.NoError(t, err)
+	require.Len(t, ev, 2)
+	assert.Equal(t, hal.ChamberAtrium, ev[0].Chamber)
+	assert.Equal(t, hal.ChamberVentricle, ev[1].Chamber)
+	assert.LessOrEqual(t, ev[0].At, ev[1].At)
+	for range MaxPendingSenses + 3 {
+		edges[6]()
+	}
+	ev, err = b.HAL.Cardiac.Poll()
+	assert.ErrorIs(t, err, hal.ErrSensorDropout)
+	assert.Len(t, ev, MaxPendingSenses)
+	require.NoError(t, b.Close())
+	for _, w := range watches {
+		assert.True(t, w.closed)
+	}
+	cfg.GPIO.SenseVentricle = cfg.GPIO.PacerVentricle
+	assert.ErrorIs(t, cfg.Validate(), ErrConfig, "a sensing line that is also a pacing output")
 }

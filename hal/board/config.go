@@ -39,6 +39,11 @@ type GPIOConfig struct {
 	// pulse while high; -1 when the board has no such output.
 	PacerAtrium    int `json:"pacer_atrium"`
 	PacerVentricle int `json:"pacer_ventricle"`
+	// SenseAtrium, SenseVentricle are the sensing amplifiers' comparator
+	// outputs: a rising edge is a sensed intrinsic beat. -1 (the default
+	// when absent) when the board has no such input.
+	SenseAtrium    int `json:"sense_atrium"`
+	SenseVentricle int `json:"sense_ventricle"`
 }
 
 // PumpConfig describes the pump's mechanics.
@@ -71,6 +76,7 @@ type WatchdogConfig struct {
 // refused: a misspelt key must not silently leave a pin at offset 0.
 func LoadConfig(path string) (Config, error) {
 	var c Config
+	c.GPIO.SenseAtrium, c.GPIO.SenseVentricle = -1, -1 // optional lines
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return c, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -121,6 +127,8 @@ func (c *Config) Validate() error {
 		{"occlusion_sense", c.GPIO.OcclusionSense, false},
 		{"pacer_atrium", c.GPIO.PacerAtrium, true},
 		{"pacer_ventricle", c.GPIO.PacerVentricle, true},
+		{"sense_atrium", c.GPIO.SenseAtrium, true},
+		{"sense_ventricle", c.GPIO.SenseVentricle, true},
 	} {
 		if l.optional && l.offset == -1 {
 			continue

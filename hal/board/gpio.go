@@ -2,6 +2,7 @@ package board
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/warthog618/go-gpiocdev"
 )
@@ -41,6 +42,21 @@ func OpenGPIOLine(chip string, offset int, dir Direction) (Line, error) {
 	l, err := gpiocdev.RequestLine(chip, offset, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("board: gpio %s line %d: %w", chip, offset, err)
+	}
+	return l, nil
+}
+
+// EdgeWatcher requests an input line and calls onEdge for every rising
+// edge, from the GPIO event goroutine, until the returned closer is closed.
+type EdgeWatcher func(chip string, offset int, onEdge func()) (io.Closer, error)
+
+// WatchGPIOEdges watches a line's rising edges through the Linux GPIO
+// character device (kernel edge detection, events queued by the kernel).
+func WatchGPIOEdges(chip string, offset int, onEdge func()) (io.Closer, error) {
+	l, err := gpiocdev.RequestLine(chip, offset, gpiocdev.WithConsumer(Consumer), gpiocdev.AsInput,
+		gpiocdev.WithRisingEdge, gpiocdev.WithEventHandler(func(gpiocdev.LineEvent) { onEdge() }))
+	if err != nil {
+		return nil, fmt.Errorf("board: gpio %s line %d (edges): %w", chip, offset, err)
 	}
 	return l, nil
 }

@@ -49,3 +49,46 @@ func (p *Pacer) Pace(chamber hal.Chamber, amplitude hal.MilliVolts, width hal.Mi
 	}
 	return nil
 }
+
+// MaxPendingSenses bounds the sensed beats queued between two polls (a
+// stuck comparator must not grow memory); more are dropped and reported
+// as hal.ErrSensorDropout.
+const MaxPendingSenses = 64
+
+// Cardiac is the sensing channel: the rising edges of the sensing lines,
+// timestamped on the board clock when the event reaches the firmware (the
+// GPIO event latency, well under a millisecond on the target, is the
+// timing error).
+type Cardiac struct {
+	mu      sync.Mutex
+	clock   hal.Clock
+	pending []hal.SenseEvent
+	dropped int
+}
+
+// NewCardiac is a sensing channel on clock.
+func NewCardiac(clock hal.Clock) *Cardiac { return &Cardiac{clock: clock} }
+
+// Edge records a sensed beat in ch now.
+func (c *Cardiac) Edge(ch hal.Chamber) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) >= MaxPendingSenses {
+		c.dropped++
+		return
+	}
+	c.pending = append(c.pending, hal.SenseEvent{Chamber: ch, At: c.clock.Now()})
+}
+
+// Poll implements hal.CardiacSense: the beats since the last poll, oldest
+// first, and ErrSensorDropout if some were dropped.
+func (c *Cardiac) Poll() ([]hal.SenseEvent, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ev, n := c.pending, c.dropped
+	c.pending, c.dropped = nil, 0
+	if n > 0 {
+		return ev, fmt.Errorf("board: %d sensed beats dropped: %w", n, hal.ErrSensorDropout)
+	}
+	return ev, nil
+}
