@@ -49,10 +49,6 @@ type updater struct {
 	cfg   *UpdateConfig
 	slots *update.Slots
 	h     updateHost
-	// why is the kernel's last refusal reason; gateErr a logging failure
-	// inside the SwitchAllowed hook.
-	why     reason.Code
-	gateErr error
 	// last is the last update event logged since power-on; offered the
 	// last offer's event (the image a later refusal concerns).
 	last, offered *protocol.UpdateInfo
@@ -66,17 +62,7 @@ func newUpdater(cfg *UpdateConfig, h updateHost) (*updater, error) {
 	if err != nil {
 		return nil, fmt.Errorf("update slots: %w", err)
 	}
-	u := &updater{cfg: cfg, slots: s, h: h}
-	s.SwitchAllowed = func() bool {
-		ok, why, err := u.h.gateSwitch(cfg.SwitchMs)
-		u.why = why
-		if err != nil {
-			u.gateErr = err
-			return false
-		}
-		return ok
-	}
-	return u, nil
+	return &updater{cfg: cfg, slots: s, h: h}, nil
 }
 
 func (u *updater) info(ev protocol.Event, err error) *protocol.UpdateInfo {
@@ -166,12 +152,17 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 		}
 		return UpdateOutcome{Event: protocol.EvChunkStaged}, nil, nil
 	default: // UpdFinish
-		u.why, u.gateErr = reason.OK, nil
-		err := u.slots.Finish()
-		if u.gateErr != nil {
-			return UpdateOutcome{}, nil, u.gateErr
+		if err := u.slots.Verify(); err != nil {
+			return u.refuse(err)
 		}
-		if errors.Is(err, update.ErrSwitchRefused) {
+		// The switch is the kernel's decision, asked as a step of its own
+		// (logged with the kernel state) between verifying and switching.
+		ok, why, err := u.h.gateSwitch(u.cfg.SwitchMs)
+		if err != nil {
+			return UpdateOutcome{}, nil, err
+		}
+		if !ok {
+			err := fmt.Errorf("finish: %w: kernel: %s", update.ErrSwitchRefused, why)
 			// The kernel said not now: a typed event the relay retries on;
 			// the kernel's reason says what the therapy is doing, so only
 			// the clinic reads it (the implant's own log keeps it too).
@@ -180,14 +171,14 @@ func (u *updater) handle(payload []byte) (UpdateOutcome, []byte, error) {
 				r.Version, r.SecCtr = u.offered.Version, u.offered.SecCtr
 			}
 			if lerr := u.h.persistUpdate(&protocol.LogRecord{Type: protocol.RecUpdate, NowMs: int64(u.h.now()), Update: r,
-				Reason: u.why, Error: err.Error()}); lerr != nil {
+				Reason: why, Error: err.Error()}); lerr != nil {
 				return UpdateOutcome{}, nil, lerr
 			}
 			u.last = r
-			ack, aerr := u.h.ackUpdate(r, &protocol.Private{Reason: u.why, Detail: err.Error()})
+			ack, aerr := u.h.ackUpdate(r, &protocol.Private{Reason: why, Detail: err.Error()})
 			return UpdateOutcome{Event: protocol.EvSwitchRefused, Err: err}, ack, aerr
 		}
-		if err != nil {
+		if err := u.slots.MarkPending(); err != nil {
 			return u.refuse(err)
 		}
 		st := u.slots.State()
@@ -219,12 +210,15 @@ func (u *updater) logAck(o UpdateOutcome, r *protocol.UpdateInfo, p *protocol.Pr
 // restored: test-boot a pending image if the kernel allows, run the
 // self-test on it, and confirm or revert. Every outcome is logged.
 func (u *updater) boot() (update.BootInfo, error) {
-	u.why, u.gateErr = reason.OK, nil
 	before := u.slots.State()
-	info, err := u.slots.Boot()
-	if u.gateErr != nil {
-		return info, u.gateErr
+	allow, why := false, reason.OK
+	if u.slots.PendingSwitch() {
+		var err error
+		if allow, why, err = u.h.gateSwitch(u.cfg.SwitchMs); err != nil {
+			return update.BootInfo{}, err
+		}
 	}
+	info, err := u.slots.Boot(allow)
 	if err != nil {
 		return info, fmt.Errorf("bootloader: %w", err)
 	}
@@ -239,7 +233,7 @@ func (u *updater) boot() (update.BootInfo, error) {
 		return info, u.log(r)
 	case before.Phase == update.PhasePending && !info.Trial:
 		r := u.info(protocol.EvDeferred, nil)
-		if err := u.h.persistUpdate(&protocol.LogRecord{Type: protocol.RecUpdate, NowMs: int64(u.h.now()), Update: r, Reason: u.why}); err != nil {
+		if err := u.h.persistUpdate(&protocol.LogRecord{Type: protocol.RecUpdate, NowMs: int64(u.h.now()), Update: r, Reason: why}); err != nil {
 			return info, fmt.Errorf("update event %s: %w", r.Event, err)
 		}
 		u.last = r

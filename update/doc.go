@@ -44,6 +44,7 @@
 // passed every check; stage a chunk that did not authenticate; lower the
 // confirmed security counter; boot a slot whose digest it has not just
 // verified; raise the counter before the new image is confirmed. It does not
-// decide when switching is safe for the patient: the kernel does, through
-// Slots.SwitchAllowed.
+// decide when switching is safe for the patient: the firmware asks its
+// kernel, as a step of its own, between Slots.Verify and Slots.MarkPending
+// and before Slots.Boot.
 package update

@@ -29,7 +29,8 @@ var (
 	ErrDecrypt = errors.New("update: decryption failed")
 	// ErrState: the call is not allowed in the current update phase.
 	ErrState = errors.New("update: not allowed in this phase")
-	// ErrSwitchRefused: the SwitchAllowed hook said no; nothing was switched.
+	// ErrSwitchRefused: the safety kernel said a slot switch is not safe now;
+	// nothing was switched (the firmware returns it).
 	ErrSwitchRefused = errors.New("update: slot switch not allowed now")
 	// ErrCorrupt: persisted update state or a slot image is damaged.
 	ErrCorrupt = errors.New("update: persisted state corrupt")

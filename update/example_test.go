@@ -47,7 +47,7 @@ func Example() {
 		_ = slots.WriteChunk(i, c)
 	}
 	fmt.Println("finish:", slots.Finish())
-	info, _ := slots.Boot()
+	info, _ := slots.Boot(true)
 	fmt.Println("boot slot", info.Slot, "version", info.Version, "trial", info.Trial)
 	// ... the new image's self-test passes ...
 	fmt.Println("confirm:", slots.Confirm())

@@ -95,7 +95,7 @@ func stateSeeds(t testing.TB) [][]byte {
 		require.NoError(t, s.WriteChunk(i, c))
 	}
 	require.NoError(t, s.Finish())
-	_, err := s.Boot()
+	_, err := s.Boot(true)
 	require.NoError(t, err)
 	grab() // pending + trying
 	return append(seeds, []byte("IUS1"))

@@ -124,7 +124,7 @@ func install(t testing.TB, s *update.Slots, r *release) {
 		require.NoError(t, s.WriteChunk(i, c))
 	}
 	require.NoError(t, s.Finish())
-	info, err := s.Boot()
+	info, err := s.Boot(true)
 	require.NoError(t, err)
 	require.True(t, info.Trial, "the staged image is test-booted")
 	require.NoError(t, s.Confirm())

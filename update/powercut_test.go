@@ -39,13 +39,13 @@ func script(s *update.Slots, r *release) error {
 	if err := s.Finish(); err != nil {
 		return err
 	}
-	if info, err := s.Boot(); err != nil || !info.Trial {
+	if info, err := s.Boot(true); err != nil || !info.Trial {
 		return fmt.Errorf("trial boot: %+v, %w", info, err)
 	}
 	if err := s.Confirm(); err != nil {
 		return err
 	}
-	_, err := s.Boot()
+	_, err := s.Boot(true)
 	return err
 }
 
@@ -64,7 +64,7 @@ func cutRun(t *testing.T, base *fixture, r *release, arm func(f *fixture), label
 	// Power-on: the state loads and the bootloader boots a verified image.
 	s, err = update.Open(f.cfg)
 	require.NoError(t, err, label)
-	info, err := s.Boot()
+	info, err := s.Boot(true)
 	require.NoError(t, err, label)
 	img, err := s.ReadImage(info.Slot)
 	require.NoError(t, err, label)
@@ -90,14 +90,14 @@ func cutRun(t *testing.T, base *fixture, r *release, arm func(f *fixture), label
 			require.NoError(t, s.WriteChunk(i, r.chunks[i]), label)
 		}
 		require.NoError(t, s.Finish(), label)
-		info, err = s.Boot()
+		info, err = s.Boot(true)
 		require.NoError(t, err, label)
 		require.True(t, info.Trial, label)
 		require.NoError(t, s.Confirm(), label)
 	}
 	s, err = update.Open(f.cfg)
 	require.NoError(t, err, label)
-	info, err = s.Boot()
+	info, err = s.Boot(true)
 	require.NoError(t, err, label)
 	img, err = s.ReadImage(info.Slot)
 	require.NoError(t, err, label)

@@ -89,7 +89,7 @@ func TestMismatchedReleaseRefusedAtDigest(t *testing.T) {
 	require.Equal(t, update.PhaseIdle, after.Phase)
 	require.Equal(t, before.Active, after.Active)
 	require.Equal(t, before.ConfirmedCounter, after.ConfirmedCounter)
-	info, err := s.Boot()
+	info, err := s.Boot(true)
 	require.NoError(t, err)
 	require.False(t, info.Trial)
 	require.Equal(t, uint64(factoryVersion), info.Version)

@@ -57,20 +57,20 @@ type BootInfo struct {
 // slots and the persisted State. Every persisted change is one state write
 // (see state.go), so a power cut at any point leaves the previous or the next
 // state, and Boot only ever returns a slot whose image digest it just
-// verified. Slots is safe for concurrent use; set SwitchAllowed before use.
+// verified. Slots is safe for concurrent use.
+//
+// Slots never asks anyone whether a slot switch is safe: the caller does,
+// as a step of its own between Verify and MarkPending, and before Boot
+// (PendingSwitch says whether Boot would test-boot an image), passing the
+// answer in. Slots holds no pointer to its caller.
 type Slots struct {
-	// SwitchAllowed is the kernel's "safe to switch" gate. Finish asks it
-	// before marking an image pending, and Boot before test-booting one;
-	// false changes nothing (Finish returns ErrSwitchRefused, Boot boots the
-	// active image and keeps the update pending). Reverting to the active
-	// image never asks. nil allows.
-	SwitchAllowed func() bool
-
-	mu     sync.Mutex
-	cfg    Config
-	gen    uint64
-	st     State
-	broken error
+	mu sync.Mutex
+	// verified: the download in progress passed Verify (cleared with it).
+	verified bool
+	cfg      Config
+	gen      uint64
+	st       State
+	broken   error
 
 	// The download in progress (PhaseDownloading with its manifest loaded).
 	m        *Manifest
@@ -190,12 +190,14 @@ func (s *Slots) reloadDownload() error {
 	return s.loadDownload(m, aead)
 }
 
-func (s *Slots) dropDownload() { s.m, s.aead, s.ref, s.received = nil, nil, imageRef{}, nil }
+func (s *Slots) dropDownload() {
+	s.m, s.aead, s.ref, s.received, s.verified = nil, nil, imageRef{}, nil, false
+}
 
 // loadDownload adopts m as the download in progress and finds the chunks
 // already staged for its image.
 func (s *Slots) loadDownload(m *Manifest, aead cipher.AEAD) error {
-	s.m, s.aead = m, aead
+	s.m, s.aead, s.verified = m, aead, false
 	s.ref = imageRef{digest: m.Body.ImageDigest, size: m.Body.ImageSize, chunkSize: m.Body.Encryption.ChunkSize}
 	s.received = make([]bool, s.ref.chunks())
 	return s.scan()
@@ -276,8 +278,6 @@ func (s *Slots) usable() error {
 	}
 	return nil
 }
-
-func (s *Slots) switchAllowed() bool { return s.SwitchAllowed == nil || s.SwitchAllowed() }
 
 // Begin accepts a manifest for download into the inactive slot. Every check
 // (admit) runs before anything is written. Begin with the manifest already
@@ -360,6 +360,7 @@ func (s *Slots) WriteChunk(i int, ct []byte) error {
 	if err != nil {
 		return fmt.Errorf("write chunk: %w", err)
 	}
+	s.verified = false // the staged image changes: verify again
 	if s.received[i] {
 		return nil
 	}
@@ -385,11 +386,11 @@ func (s *Slots) Missing() []int {
 	return out
 }
 
-// Finish verifies the staged image against the manifest's digest, asks
-// SwitchAllowed, and marks the image pending: the next Boot test-boots it.
-// Finish when already pending is a no-op. An image whose chunks are all
-// present but whose digest does not match is abandoned.
-func (s *Slots) Finish() error {
+// Verify checks that every chunk of the download is staged and that the
+// staged image is the one the manifest names (its digest). An image that
+// authenticated chunk by chunk yet does not match is abandoned (its chunks
+// erased). A verified download waits for MarkPending.
+func (s *Slots) Verify() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(); err != nil {
@@ -437,9 +438,26 @@ func (s *Slots) Finish() error {
 		}
 		return fmt.Errorf("finish: image abandoned: %w", err)
 	}
-	if !s.switchAllowed() {
-		return fmt.Errorf("finish: %w", ErrSwitchRefused)
+	s.verified = true
+	return nil
+}
+
+// MarkPending marks the verified image pending, so that the next Boot
+// test-boots it. The caller asks its safety kernel first (ErrSwitchRefused
+// is the caller's to return when the kernel says no; nothing changes).
+func (s *Slots) MarkPending() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return err
 	}
+	if s.st.Phase == PhasePending {
+		return nil
+	}
+	if s.st.Phase != PhaseDownloading || s.m == nil || !s.verified {
+		return fmt.Errorf("mark pending: %w: phase %s, verified %v", ErrState, s.st.Phase, s.verified)
+	}
+	other := s.st.Active.Other()
 	b := &s.m.Body
 	next := s.st.clone()
 	next.Phase, next.Manifest = PhasePending, nil
@@ -448,10 +466,19 @@ func (s *Slots) Finish() error {
 		Size: b.ImageSize, ChunkSize: b.Encryption.ChunkSize, Digest: append([]byte(nil), b.ImageDigest...),
 	}
 	if err := s.commit(next); err != nil {
-		return fmt.Errorf("finish: %w", err)
+		return fmt.Errorf("mark pending: %w", err)
 	}
 	s.dropDownload()
 	return nil
+}
+
+// Finish is Verify then MarkPending with no safety kernel to ask (the
+// manufacturer's tools and tests; firmware asks its kernel in between).
+func (s *Slots) Finish() error {
+	if err := s.Verify(); err != nil {
+		return err
+	}
+	return s.MarkPending()
 }
 
 func refOf(im ImageInfo) imageRef {
@@ -469,11 +496,12 @@ func (s *Slots) abandonStaged() error {
 
 // Boot is what the bootloader does at power-on. A pending image whose
 // security counter is not below the confirmed one, and that verifies, is
-// marked tried (persisted first) and test-booted, if SwitchAllowed agrees.
+// marked tried (persisted first) and test-booted, if allowTrial (the
+// caller's safety kernel agreed: see PendingSwitch).
 // An image that was tried and not confirmed is abandoned and the active
 // image boots. The slot returned has just had its digest verified; if the
 // active image does not verify, Boot fails with ErrDigest.
-func (s *Slots) Boot() (BootInfo, error) {
+func (s *Slots) Boot(allowTrial bool) (BootInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(); err != nil {
@@ -497,7 +525,7 @@ func (s *Slots) Boot() (BootInfo, error) {
 				return BootInfo{}, fmt.Errorf("boot: drop rolled-back image: %w", err)
 			}
 			info.Reverted = true
-		case !s.switchAllowed():
+		case !allowTrial:
 			// Stay pending; boot the active image.
 		case hashSlot(s.cfg.Storage, s.cfg.prefix(), other, refOf(im), nil) != nil:
 			if err := s.abandonStaged(); err != nil {
@@ -519,6 +547,14 @@ func (s *Slots) Boot() (BootInfo, error) {
 	}
 	info.Slot, info.Version, info.SecurityCounter = s.st.Active, act.Version, act.SecurityCounter
 	return info, nil
+}
+
+// PendingSwitch reports whether an image is pending: Boot would test-boot
+// it (a slot switch) if allowed.
+func (s *Slots) PendingSwitch() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.Phase == PhasePending
 }
 
 // Confirm makes the image on trial the active one and raises the confirmed

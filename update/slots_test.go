@@ -14,7 +14,7 @@ import (
 func TestValidUpdateIsStagedTestBootedAndConfirmed(t *testing.T) {
 	f := newFixture(t, 1)
 	s := f.open(t)
-	info, err := s.Boot()
+	info, err := s.Boot(true)
 	require.NoError(t, err)
 	assert.Equal(t, update.BootInfo{Slot: update.SlotA, Version: factoryVersion, SecurityCounter: factoryCounter}, info)
 
@@ -31,7 +31,7 @@ func TestValidUpdateIsStagedTestBootedAndConfirmed(t *testing.T) {
 	assert.Equal(t, update.PhasePending, s.State().Phase)
 	assert.Equal(t, uint64(factoryCounter), s.State().ConfirmedCounter, "the counter waits for Confirm")
 
-	info, err = s.Boot()
+	info, err = s.Boot(true)
 	require.NoError(t, err)
 	assert.Equal(t, update.BootInfo{Slot: update.SlotB, Version: 2, SecurityCounter: 5, Trial: true}, info)
 	got, err := s.ReadImage(update.SlotB)
@@ -47,7 +47,7 @@ func TestValidUpdateIsStagedTestBootedAndConfirmed(t *testing.T) {
 
 	// It survives a restart and keeps booting.
 	s = f.open(t)
-	info, err = s.Boot()
+	info, err = s.Boot(true)
 	require.NoError(t, err)
 	assert.Equal(t, update.BootInfo{Slot: update.SlotB, Version: 2, SecurityCounter: 5}, info)
 
@@ -191,13 +191,13 @@ func TestSelfTestFailureRevertsToPreviousSlot(t *testing.T) {
 				require.NoError(t, s.WriteChunk(i, c))
 			}
 			require.NoError(t, s.Finish())
-			info, err := s.Boot()
+			info, err := s.Boot(true)
 			require.NoError(t, err)
 			require.True(t, info.Trial)
 			tc.fail(t, s)
 
 			s = f.open(t) // reboot
-			info, err = s.Boot()
+			info, err = s.Boot(true)
 			require.NoError(t, err)
 			assert.Equal(t, update.SlotA, info.Slot)
 			assert.Equal(t, uint64(factoryVersion), info.Version)
@@ -213,27 +213,28 @@ func TestSelfTestFailureRevertsToPreviousSlot(t *testing.T) {
 	}
 }
 
-func TestSwitchAllowedGatesFinishAndTrialBoot(t *testing.T) {
+// TestTheSwitchIsTheCallersStep: Slots asks nobody; the caller verifies,
+// asks its kernel, then marks pending, and tells Boot whether a trial boot
+// is allowed.
+func TestTheSwitchIsTheCallersStep(t *testing.T) {
 	f := newFixture(t, 5)
 	s := f.open(t)
-	allowed := false
-	s.SwitchAllowed = func() bool { return allowed }
 	r := f.release(t, f.bytes(800), 2, 3, f.mfr[:2])
 	require.NoError(t, s.Begin(r.manifest))
 	for i, c := range r.chunks {
 		require.NoError(t, s.WriteChunk(i, c))
 	}
-	require.ErrorIs(t, s.Finish(), update.ErrSwitchRefused)
-	assert.Equal(t, update.PhaseDownloading, s.State().Phase)
-	allowed = true
-	require.NoError(t, s.Finish())
-	allowed = false
-	info, err := s.Boot()
+	require.ErrorIs(t, s.MarkPending(), update.ErrState, "not before Verify")
+	require.NoError(t, s.Verify())
+	assert.Equal(t, update.PhaseDownloading, s.State().Phase, "verified, not yet pending (the kernel said not now)")
+	assert.False(t, s.PendingSwitch())
+	require.NoError(t, s.MarkPending())
+	assert.True(t, s.PendingSwitch())
+	info, err := s.Boot(false)
 	require.NoError(t, err)
 	assert.Equal(t, update.BootInfo{Slot: update.SlotA, Version: factoryVersion, SecurityCounter: factoryCounter}, info)
 	assert.Equal(t, update.PhasePending, s.State().Phase, "still pending while the kernel says no")
-	allowed = true
-	info, err = s.Boot()
+	info, err = s.Boot(true)
 	require.NoError(t, err)
 	assert.True(t, info.Trial)
 }
@@ -250,7 +251,7 @@ func TestDownloadResumesAfterPowerCut(t *testing.T) {
 	f.board.Restart()
 
 	s = f.open(t)
-	info, err := s.Boot()
+	info, err := s.Boot(true)
 	require.NoError(t, err)
 	assert.Equal(t, update.SlotA, info.Slot)
 	assert.Equal(t, []int{1, 2}, s.Missing(), "staged chunks survive; the torn one does not count")
@@ -292,7 +293,7 @@ func TestDamagedSlotImageIsNeverBooted(t *testing.T) {
 	require.True(t, ok)
 	b[60] ^= 1
 	f.board.Storage.Poke("update.slot.b.000001", b)
-	info, err := s.Boot()
+	info, err := s.Boot(true)
 	require.NoError(t, err)
 	assert.Equal(t, update.SlotA, info.Slot)
 	assert.True(t, info.Reverted)
