@@ -1227,7 +1227,7 @@ func TestAttack(t *testing.T) {
 	for _, r := range rigs {
 		if r != nil && t.Failed() {
 			for _, p := range r.procs {
-				t.Logf("rig %s: %s output:\n%s", r.name, filepath.Base(p.cmd.Path), tail(p.output(), 30))
+				t.Logf("rig %s: %s output:\n%s", r.name, filepath.Base(p.Cmd.Path), tail(p.output(), 30))
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package attack
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/implantfhe/implantfhe/controller"
 	"github.com/implantfhe/implantfhe/controller/clinical"
+	"github.com/implantfhe/implantfhe/internal/procs"
 	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/relay"
 	"github.com/implantfhe/implantfhe/tlog"
@@ -95,54 +95,43 @@ type rig struct {
 	procs                  []*proc
 }
 
-// proc is a started program and its collected output.
+// proc is a started program and its collected output (stdout through
+// procs, stderr here).
 type proc struct {
-	cmd *exec.Cmd
-	mu  sync.Mutex
-	out bytes.Buffer
+	*procs.Proc
+	mu     sync.Mutex
+	stderr bytes.Buffer
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.Write(b)
 }
 
 func (p *proc) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.out.String()
+	return p.Proc.Output() + p.stderr.String()
 }
 
-// start runs a program and waits (at most 30 s) for a line matching re;
-// it returns the first submatch.
+// start runs a program and waits (at most 30 s) for its ready line, whose
+// address must match re; it returns the first submatch.
 func start(t *testing.T, re *regexp.Regexp, name string, args ...string) (*proc, string, error) {
-	p := &proc{cmd: exec.Command(filepath.Join(binDir, name), args...)}
-	pr, pw := io.Pipe()
-	p.cmd.Stdout, p.cmd.Stderr = pw, pw
-	if err := p.cmd.Start(); err != nil {
+	p := &proc{}
+	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.Stderr = p
+	pp, err := procs.Start(cmd, 30*time.Second)
+	if err != nil {
 		return nil, "", err
 	}
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-		_ = pw.Close()
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.out.WriteString(line + "\n")
-			p.mu.Unlock()
-			if m := re.FindStringSubmatch(line); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-	}()
-	select {
-	case addr := <-found:
-		return p, addr, nil
-	case <-time.After(30 * time.Second):
-		return p, "", fmt.Errorf("%s did not print %q within 30 s; output:\n%s", name, re, p.output())
+	p.Proc = pp
+	t.Cleanup(pp.Stop)
+	m := re.FindStringSubmatch(procs.Ready + pp.Addr)
+	if m == nil {
+		return p, "", fmt.Errorf("%s is ready on %q, not on loopback as %s", name, pp.Addr, re)
 	}
+	return p, m[1], nil
 }
 
 var (

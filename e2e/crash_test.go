@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/implantfhe/implantfhe/firmware"
 	"github.com/implantfhe/implantfhe/hal/sim"
 	"github.com/implantfhe/implantfhe/implog"
+	"github.com/implantfhe/implantfhe/internal/procs"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/link"
 	"github.com/implantfhe/implantfhe/protocol"
@@ -77,34 +76,12 @@ func loadParties(t *testing.T, keys string) *parties {
 	return p
 }
 
-type implantProc struct {
-	cmd  *exec.Cmd
-	addr string
-}
+type implantProc = procs.Proc
 
 func startImplant(t *testing.T, bin, keys, state string) *implantProc {
-	c := exec.Command(bin, "-keys", filepath.Join(keys, "implant"), "-state", state, "-tick", "20ms")
-	out, err := c.StdoutPipe()
+	p, err := procs.Start(exec.Command(bin, "-keys", filepath.Join(keys, "implant"), "-state", state, "-tick", "20ms"), 30*time.Second)
 	require.NoError(t, err)
-	c.Stderr = nil
-	require.NoError(t, c.Start())
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if i := strings.Index(sc.Text(), "listening on "); i >= 0 {
-				addr <- strings.Fields(sc.Text()[i+len("listening on "):])[0]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return &implantProc{cmd: c, addr: a}
-	case <-time.After(30 * time.Second):
-		_ = c.Process.Kill()
-		t.Fatal("implant did not start")
-		return nil
-	}
+	return p
 }
 
 func call(conn net.Conn, typ byte, payload []byte) ([]byte, error) {
@@ -145,7 +122,7 @@ func TestKillAtRandomPointsLosesNothingAndRepeatsNothing(t *testing.T) {
 	var span time.Duration
 	for round := 0; round <= rounds; round++ {
 		ip := startImplant(t, bin, keys, state)
-		conn, err := net.Dial("tcp", ip.addr)
+		conn, err := net.Dial("tcp", ip.Addr)
 		require.NoError(t, err)
 		st, err := call(conn, link.TypeStatus, nil)
 		require.NoError(t, err)
@@ -174,7 +151,7 @@ func TestKillAtRandomPointsLosesNothingAndRepeatsNothing(t *testing.T) {
 			delay := time.Duration(rng.Int64N(int64(span) * 6 / 5))
 			go func() {
 				time.Sleep(delay)
-				_ = ip.cmd.Process.Kill()
+				_ = ip.Cmd.Process.Kill()
 				close(killed)
 			}()
 		}
@@ -194,11 +171,11 @@ func TestKillAtRandomPointsLosesNothingAndRepeatsNothing(t *testing.T) {
 		conn.Close()
 		if round == 0 {
 			span = time.Since(began)
-			_ = ip.cmd.Process.Kill()
+			_ = ip.Cmd.Process.Kill()
 			close(killed)
 		}
 		<-killed
-		_ = ip.cmd.Wait()
+		_ = ip.Cmd.Wait()
 		checkState(t, state, ackedExecuted)
 	}
 	t.Logf("%d kill points over %s of exchanges, %d landed inside a radio exchange, %d commands acknowledged as executed", rounds, span, killedMidCall, len(ackedExecuted))

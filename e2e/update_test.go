@@ -127,10 +127,10 @@ func TestKillDuringUpdate(t *testing.T) {
 	// Round 0 measures an uninterrupted update on a separate device state.
 	ip := startImplant(t, bin, keys, filepath.Join(tmp, "dry"))
 	began := time.Now()
-	last, err := pushUpdate(ip.addr, rel)
+	last, err := pushUpdate(ip.Addr, rel)
 	span := time.Since(began)
-	_ = ip.cmd.Process.Kill()
-	_ = ip.cmd.Wait()
+	_ = ip.Cmd.Process.Kill()
+	_ = ip.Cmd.Wait()
 	require.NoError(t, err)
 	require.Equal(t, protocol.EvConfirmed, last.Last, "status after an uninterrupted update: %+v", last)
 
@@ -154,12 +154,12 @@ func TestKillDuringUpdate(t *testing.T) {
 		killed := make(chan struct{})
 		go func() {
 			time.Sleep(delay)
-			_ = ip.cmd.Process.Kill()
+			_ = ip.Cmd.Process.Kill()
 			close(killed)
 		}()
-		_, _ = pushUpdate(ip.addr, rel)
+		_, _ = pushUpdate(ip.Addr, rel)
 		<-killed
-		_ = ip.cmd.Wait()
+		_ = ip.Cmd.Wait()
 
 		isNew, phase := checkUpdateState(t, state, dev, devKey, factory, image, fmt.Sprintf("round %d, kill at %s", round, delay))
 		outcomes[fmt.Sprintf("killed in phase %s with the %s image active", phase, map[bool]string{true: "new", false: "factory"}[isNew])]++
@@ -168,10 +168,10 @@ func TestKillDuringUpdate(t *testing.T) {
 		ip = startImplant(t, bin, keys, state)
 		// A pending image is test-booted and confirmed by the restart
 		// itself; anything else needs the update pushed again.
-		st, err := updateStatus(ip.addr)
+		st, err := updateStatus(ip.Addr)
 		require.NoError(t, err, "round %d: status after restart", round)
 		if st.Version != 2 {
-			last, n, err := pushUpdateCount(ip.addr, rel)
+			last, n, err := pushUpdateCount(ip.Addr, rel)
 			require.NoError(t, err, "round %d: resumed update", round)
 			if phase == update.PhaseDownloading {
 				resumedDownloads++
@@ -179,8 +179,8 @@ func TestKillDuringUpdate(t *testing.T) {
 			}
 			require.Equal(t, protocol.EvConfirmed, last.Last, "round %d: resumed update: %+v", round, last)
 		}
-		_ = ip.cmd.Process.Kill()
-		_ = ip.cmd.Wait()
+		_ = ip.Cmd.Process.Kill()
+		_ = ip.Cmd.Wait()
 		isNew, _ = checkUpdateState(t, state, dev, devKey, factory, image, fmt.Sprintf("round %d, after resuming", round))
 		require.True(t, isNew, "round %d: the update completed", round)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/implantfhe/implantfhe/controller"
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/implog"
+	"github.com/implantfhe/implantfhe/internal/procs"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/protocol"
@@ -38,45 +39,13 @@ import (
 
 const device = "pump-0001"
 
-type proc struct {
-	cmd  *exec.Cmd
-	addr string
-}
+type proc = procs.Proc
 
 // start runs a binary and waits for its "listening on ADDR" line.
 func start(bin string, args ...string) (*proc, error) {
 	c := exec.Command(bin, args...)
 	c.Stderr = os.Stderr
-	out, err := c.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Start(); err != nil {
-		return nil, err
-	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if i := strings.Index(sc.Text(), "listening on "); i >= 0 {
-				lines <- strings.Fields(sc.Text()[i+len("listening on "):])[0]
-			}
-		}
-	}()
-	select {
-	case a := <-lines:
-		return &proc{cmd: c, addr: a}, nil
-	case <-time.After(60 * time.Second):
-		_ = c.Process.Kill()
-		return nil, fmt.Errorf("%s did not start", bin)
-	}
-}
-
-func (p *proc) stop() {
-	if p != nil && p.cmd.Process != nil {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-	}
+	return procs.Start(c, 60*time.Second)
 }
 
 type demo struct {
@@ -249,11 +218,11 @@ func run(bin, setName string, keep bool, latency int) (int, error) {
 	if d.implant, err = start(filepath.Join(bin, "implant"), "-keys", filepath.Join(keys, "implant"), "-state", filepath.Join(root, "implant-state")); err != nil {
 		return 0, err
 	}
-	defer d.implant.stop()
-	if d.relay, err = start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(root, "relay-data"), "-implant", d.implant.addr); err != nil {
+	defer d.implant.Stop()
+	if d.relay, err = start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(root, "relay-data"), "-implant", d.implant.Addr); err != nil {
 		return 0, err
 	}
-	defer d.relay.stop()
+	defer d.relay.Stop()
 	if err := d.setup(keys); err != nil {
 		return 0, err
 	}
@@ -291,7 +260,7 @@ func (d *demo) setup(keys string) error {
 	}
 	d.clinic = k
 	d.ctl = controller.New(k)
-	d.client = controller.NewClient(d.relay.addr, k)
+	d.client = controller.NewClient(d.relay.Addr, k)
 	// The clinician encrypts the patient's limit (max bolus 5.00 U, from the
 	// provisioned limits.json) for the relay.
 	lv, err := k.Limits.LimitValues(k.Device.Kind, protocol.PumpBolus)

@@ -41,18 +41,18 @@ func (d *demo) pacerSteps(bin string, ps fhe.ParamSet) error {
 	if err != nil {
 		return err
 	}
-	defer imp.stop()
-	rel, err := start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(d.root, "pacer-relay"), "-implant", imp.addr)
+	defer imp.Stop()
+	rel, err := start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(d.root, "pacer-relay"), "-implant", imp.Addr)
 	if err != nil {
 		return err
 	}
-	defer rel.stop()
+	defer rel.Stop()
 	k, err := protocol.LoadClinic(filepath.Join(keys, "clinic"))
 	if err != nil {
 		return err
 	}
 	ctl := controller.New(k)
-	cl := controller.NewClient(rel.addr, k)
+	cl := controller.NewClient(rel.Addr, k)
 	now, err := cl.ImplantTime()
 	if err != nil {
 		return err

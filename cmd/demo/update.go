@@ -173,7 +173,7 @@ func (d *demo) updateSteps(keys, bin string) error {
 	}
 
 	// U7. Status through `ifhe update status`: still version 2, counter 2.
-	st := exec.Command(filepath.Join(bin, "ifhe"), "update", "status", "-clinic", filepath.Join(keys, "clinic"), "-relay", d.relay.addr)
+	st := exec.Command(filepath.Join(bin, "ifhe"), "update", "status", "-clinic", filepath.Join(keys, "clinic"), "-relay", d.relay.Addr)
 	out, err := st.CombinedOutput()
 	res := "failed"
 	if err == nil && strings.Contains(string(out), "version 2,") && strings.Contains(string(out), "confirmed security counter 2") {

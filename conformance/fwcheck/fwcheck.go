@@ -13,7 +13,6 @@
 package fwcheck
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/implantfhe/implantfhe/controller"
 	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/internal/procs"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/link"
@@ -115,8 +115,8 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 	if err != nil {
 		return checks, err
 	}
-	defer proc.stop()
-	conn, err := net.Dial("tcp", proc.addr)
+	defer proc.Stop()
+	conn, err := net.Dial("tcp", proc.Addr)
 	if err != nil {
 		return checks, err
 	}
@@ -299,10 +299,7 @@ func loadParties(keys string) (*parties, error) {
 	return p, p.dev.SetLimits(protocol.PumpBolus, lim)
 }
 
-type process struct {
-	cmd  *exec.Cmd
-	addr string
-}
+type process = procs.Proc
 
 func start(ctx context.Context, t Target, keys, state string) (*process, error) {
 	args := []string{"-keys", filepath.Join(keys, "implant"), "-state", state, "-tick", "50ms"}
@@ -312,36 +309,12 @@ func start(ctx context.Context, t Target, keys, state string) (*process, error) 
 		args = append(args, "-trial-runner", t.Emulator)
 	}
 	c := t.command(ctx, args...)
-	out, err := c.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
 	c.Stderr = os.Stderr
-	if err := c.Start(); err != nil {
-		return nil, err
+	p, err := procs.Start(c, t.StartTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if i := strings.Index(sc.Text(), "listening on "); i >= 0 {
-				addr <- strings.Fields(sc.Text()[i+len("listening on "):])[0]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return &process{cmd: c, addr: a}, nil
-	case <-time.After(t.StartTimeout):
-		_ = c.Process.Kill()
-		_ = c.Wait()
-		return nil, fmt.Errorf("%w within %s: %s", ErrStart, t.StartTimeout, t.Binary)
-	}
-}
-
-func (p *process) stop() {
-	_ = p.cmd.Process.Kill()
-	_ = p.cmd.Wait()
+	return p, nil
 }
 
 type session struct {
