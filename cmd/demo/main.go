@@ -13,7 +13,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,7 +29,7 @@ import (
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/implog"
 	"github.com/implantfhe/implantfhe/internal/procs"
-	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/internal/scenario"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
@@ -162,16 +161,6 @@ func firstLine(s string) string {
 		s = s[:90] + "…"
 	}
 	return s
-}
-
-// rawBundle wraps a command envelope (detached) and an optional verdict
-// frame as the radio bundle an attacker on the radio could send.
-func rawBundle(env *wire.Envelope, verdict []byte) ([]byte, error) {
-	cf, err := env.Detached().Marshal()
-	if err != nil {
-		return nil, err
-	}
-	return (&wire.Bundle{Command: cf, Verdict: verdict}).Marshal()
 }
 
 func main() {
@@ -320,95 +309,31 @@ func (d *demo) scenario(keys string) error {
 		return fmt.Errorf("early checkpoint: %w", err)
 	}
 
-	// 1. In-limit bolus.
-	goodEnv, err := d.command(protocol.PumpBolus, 300)
+	// 1–7. The command path: the shared scenario (internal/scenario), the
+	// rows the conformance checks and the end-to-end test run too.
+	steps, err := scenario.Parse(scenario.Commands)
 	if err != nil {
 		return err
 	}
-	got, detail := d.outcome(goodEnv, nil)
-	d.row("bolus 3.00 U (limit 5.00 U, both encrypted)", "executed", got, detail)
-
-	// 2. Over-limit bolus: the homomorphic verdict says outside, the kernel agrees.
-	env, err := d.command(protocol.PumpBolus, 800)
-	if err != nil {
-		return err
-	}
-	got, detail = d.outcome(env, nil)
-	d.row("bolus 8.00 U (over the limit)", "refused by kernel: bolus-over-max", got, detail)
-
-	// 2b. A second in-limit bolus right after the first: the provisioned
-	// minimum bolus interval (15 min) refuses it (skipped by -latency).
 	if d.clinic.Limits.Pump.MinBolusIntervalMs > 0 {
-		if env, err = d.command(protocol.PumpBolus, 100); err != nil {
-			return err
+		// This patient's provisioned minimum bolus interval (15 min)
+		// refuses a second bolus right after the first (skipped by -latency,
+		// and by the targets whose test limits have no interval).
+		steps = append(steps[:1:1], append([]scenario.Step{{Name: "bolus 1.00 U right after the first", Action: []string{"bolus", "100"},
+			Expect: "refused by kernel: bolus-too-soon", Requirements: []string{"PUMP-BOLUS-INTERVAL"}}}, steps[1:]...)...)
+	}
+	results, err := scenario.Run(&demoTarget{d: d, keys: keys}, steps, d.counter)
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		want := r.Expect
+		if r.Pass {
+			want = r.Got // "refused (relay or implant)" matched one of the two
 		}
-		got, detail = d.outcome(env, nil)
-		d.row("bolus 1.00 U a few seconds after the first", "refused by kernel: bolus-too-soon", got, detail)
+		d.row(r.Name, want, r.Got, r.Detail)
 	}
-
-	// 3. Replay of the first command, at the relay and straight at the implant's radio.
-	got, detail = d.outcome(goodEnv, nil)
-	d.row("replay of the 3.00 U command (via relay)", "refused by relay", got, detail)
-	rb, err := rawBundle(goodEnv, nil)
-	if err != nil {
-		return err
-	}
-	got, detail = d.outcome(goodEnv, rb)
-	d.row("replay of the 3.00 U command (radio)", "refused by implant", got, detail)
-
-	// 4. Expired command (issued 10 minutes ago, valid 1 minute).
-	d.counter++
-	old := d.now() - 10*units.Minute
-	exp, err := d.ctl.Command(protocol.PumpBolus, d.counter, old, 100)
-	if err != nil {
-		return err
-	}
-	rb, err = rawBundle(exp, nil)
-	if err != nil {
-		return err
-	}
-	got, detail = d.outcome(exp, rb)
-	d.row("expired command (radio)", "refused by implant", got, detail)
-
-	// 5. A command signed by a key the implant does not trust.
-	stranger, err := wire.GenerateSigningKey(guard.RoleClinician, rand.Reader)
-	if err != nil {
-		return err
-	}
-	evil := *d.ctl
-	evil.Signer = stranger
-	d.counter++
-	unk, err := evil.Command(protocol.PumpBolus, d.counter, d.now(), 100)
-	if err != nil {
-		return err
-	}
-	got, detail = d.outcome(unk, nil)
-	d.row("command signed by an unknown key (via relay)", "refused by relay", got, detail)
-	rb, err = rawBundle(unk, nil)
-	if err != nil {
-		return err
-	}
-	got, detail = d.outcome(unk, rb)
-	d.row("command signed by an unknown key (radio)", "refused by implant", got, detail)
-
-	// 6. One flipped bit in the ciphertext.
-	if env, err = d.command(protocol.PumpBolus, 100); err != nil {
-		return err
-	}
-	flipped := *env
-	flipped.Body = append([]byte(nil), env.Body...)
-	flipped.Body[len(flipped.Body)/2] ^= 0x04
-	got, detail = d.outcome(&flipped, nil)
-	d.row("ciphertext with one flipped bit (via relay)", "refused by relay", got, detail)
-
-	// 7. A malicious relay compares against a forged higher limit, so its
-	// verdict says "within" for an 8.00 U bolus; the kernel's exact check refuses.
-	forgedEnv, forged, err := d.forgedVerdict(keys, 800)
-	if err != nil {
-		return err
-	}
-	got, detail = d.outcome(forgedEnv, forged)
-	d.row("relay forges 'within' for 8.00 U", "refused by kernel: verdict-mismatch", got, detail)
+	d.counter += uint64(len(steps))
 
 	// 8. Hypoglycaemia: the sensor reads 55 mg/dL; the relay raises the alert
 	// on encrypted telemetry; the clinic decrypts only the count.
@@ -420,6 +345,7 @@ func (d *demo) scenario(keys string) error {
 	if err != nil {
 		return err
 	}
+	var detail string
 	res := "no alert"
 	if n > 0 {
 		res = "alert raised"
@@ -472,55 +398,75 @@ func (d *demo) scenario(keys string) error {
 // secret CKKS key), encrypts its own higher limit under pk_I, compares, and
 // signs the result. Everything verifies; only the kernel's exact check can
 // catch it.
-func (d *demo) forgedVerdict(keys string, amount int64) (*wire.Envelope, []byte, error) {
+// demoTarget runs the shared scenario through the demo's processes: the
+// relay over HTTP, raw radio frames through the relay's injection hook.
+type demoTarget struct {
+	d    *demo
+	keys string
+}
+
+func (t *demoTarget) Controller() *controller.Controller { return t.d.ctl }
+func (t *demoTarget) Now() (units.Millis, error)         { return t.d.client.ImplantTime() }
+func (t *demoTarget) ViaRelay(env *wire.Envelope) scenario.Outcome {
+	got, detail := t.d.outcome(env, nil)
+	return scenario.Outcome{Got: got, Detail: detail}
+}
+func (t *demoTarget) Radio(b []byte, env *wire.Envelope) scenario.Outcome {
+	got, detail := t.d.outcome(env, b)
+	return scenario.Outcome{Got: got, Detail: detail}
+}
+func (t *demoTarget) Forged(env *wire.Envelope, limit int64) ([]byte, error) {
+	return t.d.forgedVerdict(t.keys, env, limit)
+}
+
+// forgedVerdict plays a compromised relay: it holds the relay's keys (no
+// secret CKKS key), encrypts its own higher limit under pk_I, compares, and
+// signs the result. Everything verifies; only the kernel's exact check can
+// catch it.
+func (d *demo) forgedVerdict(keys string, env *wire.Envelope, limit int64) ([]byte, error) {
 	rk, err := protocol.LoadRelay(filepath.Join(keys, "relay"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rsign := rk.Signer
-	env, err := d.command(protocol.PumpBolus, amount)
-	if err != nil {
-		return nil, nil, err
-	}
 	schema, _ := protocol.KindPump.Schema(protocol.PumpBolus)
 	ct, err := fhe.UnmarshalCiphertext(env.Body)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	fakeLimit, err := rk.Implant.PublicKey().EncryptLimits(schema, []int64{6000})
+	fakeLimit, err := rk.Implant.PublicKey().EncryptLimits(schema, []int64{limit})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ev := fhe.NewRelay(rk.Implant)
 	v, err := ev.Compare(schema, ct, fakeLimit)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pkt, err := ev.ForImplant(schema, ct, v)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	body, err := pkt.MarshalBinary()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	digest, err := env.Header.HeaderDigest()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// A counter the real relay has not reached yet (within the implant's
 	// counter step), so only the kernel's exact check stands in the way.
 	venv, err := wire.Seal(wire.Header{Kind: wire.KindVerdict, DeviceID: device, Counter: 1 << 16,
 		IssuedAtMs: env.Header.IssuedAtMs, ExpiresAtMs: env.Header.ExpiresAtMs, Subkind: env.Header.Subkind, Bind: digest[:]}, body, rsign)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	vf, err := venv.Marshal()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	rb, err := rawBundle(env, vf)
-	return env, rb, err
+	return scenario.RadioBundle(env, vf)
 }
 
 // measure times n in-limit commands from the controller's first byte to the

@@ -28,7 +28,7 @@ import (
 	"github.com/implantfhe/implantfhe/controller"
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/internal/procs"
-	"github.com/implantfhe/implantfhe/kernel/guard"
+	"github.com/implantfhe/implantfhe/internal/scenario"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/link"
 	"github.com/implantfhe/implantfhe/protocol"
@@ -126,69 +126,21 @@ func Run(ctx context.Context, t Target, keys, work string) ([]Check, error) {
 		return checks, err
 	}
 
-	good, err := s.viaRelay(protocol.PumpBolus, 100)
+	// The command path: the shared scenario (internal/scenario), one check
+	// a row.
+	steps, err := scenario.Parse(scenario.Commands)
 	if err != nil {
 		return checks, err
 	}
-	got, detail := s.send(good.Bundle)
-	add("signed in-limit bolus 1.00 U", []string{"CMD-AUTH", "PUMP-MAX-BOLUS"}, "executed", got, detail)
-
-	over, err := s.viaRelay(protocol.PumpBolus, 800)
+	res, err := scenario.Run(s, steps, s.counter)
 	if err != nil {
 		return checks, err
 	}
-	got, detail = s.send(over.Bundle)
-	add("over-limit bolus 8.00 U", []string{"PUMP-MAX-BOLUS"}, "refused by kernel: bolus-over-max", got, detail)
-
-	got, detail = s.send(good.Bundle)
-	add("replay of the executed bundle", []string{"CMD-REPLAY"}, "refused by implant", got, detail)
-
-	s.counter++
-	old, err := p.ctl.Command(protocol.PumpBolus, s.counter, s.now-10*units.Minute, 100)
-	if err != nil {
-		return checks, err
+	for _, r := range res {
+		add(r.Name, r.Requirements, r.Expect, r.Got, r.Detail)
+		checks[len(checks)-1].Pass = r.Pass
 	}
-	raw, err := rawBundle(old)
-	if err != nil {
-		return checks, err
-	}
-	got, detail = s.send(raw)
-	add("expired command (issued 10 min ago, valid 1 min)", []string{"CMD-EXPIRY"}, "refused by implant", got, detail)
-
-	stranger, err := wire.GenerateSigningKey(guard.RoleClinician, rand.Reader)
-	if err != nil {
-		return checks, err
-	}
-	evil := *p.ctl
-	evil.Signer = stranger
-	s.counter++
-	unk, err := evil.Command(protocol.PumpBolus, s.counter, s.now, 100)
-	if err != nil {
-		return checks, err
-	}
-	if raw, err = rawBundle(unk); err != nil {
-		return checks, err
-	}
-	got, detail = s.send(raw)
-	add("command signed by an unknown key", []string{"CMD-AUTH"}, "refused by implant", got, detail)
-
-	flip, err := s.viaRelay(protocol.PumpBolus, 100)
-	if err != nil {
-		return checks, err
-	}
-	flipped := append([]byte(nil), flip.Bundle...)
-	flipped[len(flipped)/2] ^= 0x04
-	got, detail = s.send(flipped)
-	add("bundle with one flipped bit", []string{"CMD-AUTH"}, "refused by implant", got, detail)
-
-	// A relay that compares against a forged higher limit says "within"
-	// for 8.00 U; the kernel's exact check must refuse.
-	forged, err := s.withLimit(6000, func() (*relay.Result, error) { return s.viaRelay(protocol.PumpBolus, 800) })
-	if err != nil {
-		return checks, err
-	}
-	got, detail = s.send(forged.Bundle)
-	add("relay forges a 'within' verdict for 8.00 U", []string{"CMD-VERDICT", "PUMP-MAX-BOLUS"}, "refused by kernel: verdict-mismatch", got, detail)
+	s.counter += uint64(len(steps))
 
 	// Firmware updates over the radio. The target's own build as version 2
 	// (an executable for its CPU, so the trial self-test passes); then a
@@ -318,6 +270,8 @@ func start(ctx context.Context, t Target, keys, state string) (*process, error) 
 }
 
 type session struct {
+	// restart, when set, restarts the implant before each scenario step.
+	restart func() error
 	conn    net.Conn
 	p       *parties
 	counter uint64
@@ -390,39 +344,99 @@ func (s *session) withLimit(limit int64, f func() (*relay.Result, error)) (*rela
 	return res, errors.Join(ferr, s.p.dev.SetLimits(protocol.PumpBolus, real))
 }
 
-// send delivers a radio bundle and describes the implant's answer as
-// "executed", "refused by kernel: <reason>" or "refused by implant".
-func (s *session) send(bundle []byte) (string, string) {
+// send delivers a radio bundle and describes the implant's answer in the
+// scenario's words.
+func (s *session) send(bundle []byte) scenario.Outcome {
 	ack, err := s.call(link.TypeBundle, bundle)
 	if err != nil {
-		return "error", err.Error()
+		return scenario.Outcome{Got: "error", Detail: err.Error()}
 	}
 	v, err := s.p.client.OpenAck(ack)
 	if err != nil {
-		return "error", "ack: " + err.Error()
+		return scenario.Outcome{Got: "error", Detail: "ack: " + err.Error()}
 	}
-	a, p := v.Ack, v.Private
-	switch {
-	case a.Kind == protocol.AckRefused:
-		return "refused by implant", a.Refusal.String() + ": " + p.Detail
-	case a.Kind != protocol.AckDecision:
-		return "error", "a " + a.Kind.String() + " acknowledgement to a command"
-	case p.Accepted:
-		return "executed", fmt.Sprintf("delivered %v (0.01 U)", p.Delivered)
-	}
-	alerts := make([]string, len(p.Alerts))
-	for i, x := range p.Alerts {
-		alerts[i] = x.String()
-	}
-	return "refused by kernel: " + p.Reason.String(), strings.Join(alerts, ",")
+	return scenario.Describe(v)
 }
 
-// rawBundle is the radio bundle an attacker on the radio could send: a
-// detached command with no verdict.
-func rawBundle(env *wire.Envelope) ([]byte, error) {
-	cf, err := env.Detached().Marshal()
+// The session is a scenario.Target: the relay runs in this process
+// (relay.Device), the implant is the binary under test on its radio link.
+var _ scenario.Target = (*session)(nil)
+
+func (s *session) Controller() *controller.Controller { return s.p.ctl }
+
+func (s *session) Now() (units.Millis, error) {
+	if s.restart != nil {
+		if err := s.restart(); err != nil {
+			return 0, err
+		}
+	}
+	err := s.syncTime()
+	return s.now, err
+}
+
+func (s *session) ViaRelay(env *wire.Envelope) scenario.Outcome {
+	f, err := env.Marshal()
+	if err != nil {
+		return scenario.Outcome{Got: "error", Detail: err.Error()}
+	}
+	res, err := s.p.dev.Process(f, int64(s.now))
+	if err != nil {
+		return scenario.Outcome{Got: "refused by relay", Detail: scenario.FirstLine(err.Error())}
+	}
+	return s.send(res.Bundle)
+}
+
+func (s *session) Radio(bundle []byte, _ *wire.Envelope) scenario.Outcome { return s.send(bundle) }
+
+func (s *session) Forged(env *wire.Envelope, limit int64) ([]byte, error) {
+	f, err := env.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	return (&wire.Bundle{Command: cf}).Marshal()
+	res, err := s.withLimit(limit, func() (*relay.Result, error) { return s.p.dev.Process(f, int64(s.now)) })
+	if err != nil {
+		return nil, err
+	}
+	return res.Bundle, nil
+}
+
+// Scenario runs the command-path scenario against the binary (keys from
+// Provision), restarting the implant process before every step when
+// restart is set (the end-to-end form: each decision survives a restart).
+func Scenario(ctx context.Context, t Target, keys, work string, restartEachStep bool) ([]scenario.Result, error) {
+	if t.StartTimeout == 0 {
+		t.StartTimeout = 60 * time.Second
+	}
+	p, err := loadParties(keys)
+	if err != nil {
+		return nil, err
+	}
+	state := filepath.Join(work, "state")
+	proc, err := start(ctx, t, keys, state)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.Dial("tcp", proc.Addr)
+	if err != nil {
+		proc.Stop()
+		return nil, err
+	}
+	s := &session{conn: conn, p: p, counter: 1000}
+	defer func() { s.conn.Close(); proc.Stop() }()
+	if restartEachStep {
+		s.restart = func() error {
+			s.conn.Close()
+			proc.Stop()
+			if proc, err = start(ctx, t, keys, state); err != nil {
+				return err
+			}
+			s.conn, err = net.Dial("tcp", proc.Addr)
+			return err
+		}
+	}
+	steps, err := scenario.Parse(scenario.Commands)
+	if err != nil {
+		return nil, err
+	}
+	return scenario.Run(s, steps, s.counter)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/implantfhe/implantfhe/fhe"
+	"github.com/implantfhe/implantfhe/internal/scenario"
 )
 
 func repoRoot() string {
@@ -41,7 +42,10 @@ func runChecks(t *testing.T, target Target) {
 	defer cancel()
 	checks, err := Run(ctx, target, keys, t.TempDir())
 	require.NoError(t, err)
-	require.Len(t, checks, 11, "every scripted exchange ran")
+	steps, err := scenario.Parse(scenario.Commands)
+	require.NoError(t, err)
+	// The self-test, every row of the shared command scenario, three updates.
+	require.Len(t, checks, 1+len(steps)+3, "every scripted exchange ran")
 	for _, c := range checks {
 		assert.True(t, c.Pass, "%s: expected %q, got %q (%s)", c.Name, c.Expected, c.Got, c.Detail)
 		t.Logf("%-55s %-40s %s", c.Name, c.Got, c.Detail)
