@@ -161,13 +161,7 @@ func (im *Implant) step(in pump.Input, input string, values []int64, ref *protoc
 		rec.CmdDigest = ref.Digest
 	}
 	summarise(rec, &outs)
-	interesting := prevMode != nxt.Mode || in.Kind == pump.InCommand
-	for _, o := range outs.All() {
-		if o.Kind != pump.OutEvent {
-			interesting = true
-		}
-	}
-	if !interesting {
+	if !pumpMustSync(prevMode, &in, &nxt, &outs) {
 		return outs, nil
 	}
 	if err := im.persist(rec, true); err != nil {

@@ -171,7 +171,7 @@ func (im *PacerImplant) step(in pacer.Input, input string, values []int64, ref *
 	if applied {
 		rec.Input += " (program applied)"
 	}
-	withState := prev != nxt.Op || in.Kind == pacer.InCommand || in.Kind == pacer.InSwitchRequest || len(rec.Alerts) > 0 || applied
+	withState := pacerMustSync(prev, &in, &nxt, len(rec.Alerts) > 0 || applied)
 	if withState || paces > 0 {
 		if paces > 0 {
 			rec.Deliver = []int64{int64(paces)}

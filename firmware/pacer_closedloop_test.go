@@ -27,9 +27,16 @@ type loopResult struct {
 	vEvents, vPaces, aPaces int
 	maxVV, minPacedVV       units.Millis
 	lri, uri                units.Millis
+	faulted                 bool // the kernel ended in its safe state
 }
 
 func closedLoop(t *testing.T, sc heart.Scenario, duration units.Millis) loopResult {
+	return closedLoopFault(t, sc, duration, 0)
+}
+
+// closedLoopFault is closedLoop with a lead fault reported at the k-th pace
+// after the program is in force (0: none).
+func closedLoopFault(t *testing.T, sc heart.Scenario, duration units.Millis, k int) loopResult {
 	board := mock.New(mock.Config{Seed: sc.Seed, WatchdogTimeout: units.Hour})
 	signer, err := wire.GenerateSigningKey(guard.RoleImplant, rand.Reader)
 	require.NoError(t, err)
@@ -49,6 +56,7 @@ func closedLoop(t *testing.T, sc heart.Scenario, duration units.Millis) loopResu
 		require.NoError(t, tickTo(board, im, im.WakeAt()))
 	}
 	start := board.Clock.Now()
+	board.Pacer.FailPaceAt(k)
 	hh := heart.NewHeart(sc)
 	res := loopResult{lri: pacer.LowerRateIntervalMs(sc.Program.LRL), uri: pacer.UpperRateIntervalMs(sc.Program.URL)}
 	seen := len(board.Pacer.Pulses())
@@ -99,8 +107,11 @@ func closedLoop(t *testing.T, sc heart.Scenario, duration units.Millis) loopResu
 			hh.Paced(ch, p.At-start)
 		}
 		seen += len(pulses)
-		require.NotEqual(t, pacer.OpFault, im.State().Op, "the pacer faulted at %d ms", next-start)
+		if k == 0 {
+			require.NotEqual(t, pacer.OpFault, im.State().Op, "the pacer faulted at %d ms", next-start)
+		}
 	}
+	res.faulted = im.State().Op == pacer.OpFault
 	return res
 }
 
@@ -139,4 +150,34 @@ func TestClosedLoopThroughTheRuntime(t *testing.T) {
 			assert.Greater(t, r.vEvents, int(loopHours)*3600*30/60, "the loop ran its hours")
 		})
 	}
+}
+
+// TestLeadFaultSweepAtTheHAL: a lead fault reported at each of the first
+// paces of a bradycardic heart (every beat paced): the runtime stops that
+// batch, the kernel goes to its safe state, and at the HAL the ventricle is
+// still paced — no interval longer than the longer of the programmed and
+// the safe-mode lower-rate intervals, no paced interval shorter than the
+// URI.
+func TestLeadFaultSweepAtTheHAL(t *testing.T) {
+	sc := heart.Scenarios()[1] // sinus bradycardia: paced throughout
+	safeLRI := pacer.LowerRateIntervalMs(pacer.SafePowerOnReset.LRL)
+	points, violations := 0, 0
+	for k := 1; k <= 24; k++ {
+		r := closedLoopFault(t, sc, 10*units.Minute, k)
+		points++
+		limit := max(r.lri, safeLRI)
+		if r.maxVV > limit || (r.vPaces > 0 && r.minPacedVV < pacer.UpperRateIntervalMs(pacer.SafePowerOnReset.URL) && r.minPacedVV < r.uri) {
+			violations++
+			t.Errorf("lead fault at pace %d: longest V-V %d ms (limit %d), shortest paced %d ms", k, r.maxVV, limit, r.minPacedVV)
+		}
+		if !r.faulted {
+			violations++
+			t.Errorf("lead fault at pace %d: the kernel is not in its safe state", k)
+		}
+		if r.vPaces == 0 {
+			violations++
+			t.Errorf("lead fault at pace %d: no ventricular pacing after it", k)
+		}
+	}
+	fmt.Printf("actuator: pacer lead-fault points=%d violations=%d\n", points, violations)
 }

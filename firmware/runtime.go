@@ -73,6 +73,30 @@ func carryOut(board hal.Board, acts []action, halted func() bool) (int, error) {
 	return len(acts), first
 }
 
+// pumpMustSync is the pump adapter's answer to "must this step be durable
+// before anything acts": a command's decision, a change of mode, or any
+// output but a plain event (an actuation, a stop, an alert, a switch
+// decision). A tick that changed nothing is not logged.
+func pumpMustSync(prev pump.Mode, in *pump.Input, nxt *pump.State, outs *pump.Outputs) bool {
+	if prev != nxt.Mode || in.Kind == pump.InCommand {
+		return true
+	}
+	for _, o := range outs.All() {
+		if o.Kind != pump.OutEvent {
+			return true
+		}
+	}
+	return false
+}
+
+// pacerMustSync is the pacemaker adapter's: a command, a switch request, a
+// change of operation, an alert or a program taking effect is logged with
+// the kernel state (paces alone are logged without it: they change no
+// state a reboot needs).
+func pacerMustSync(prev pacer.Op, in *pacer.Input, nxt *pacer.State, notable bool) bool {
+	return prev != nxt.Op || in.Kind == pacer.InCommand || in.Kind == pacer.InSwitchRequest || notable
+}
+
 // pumpActions lists the actuator calls of a pump step's outputs.
 func pumpActions(outs *pump.Outputs) []action {
 	var acts []action

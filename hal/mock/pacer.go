@@ -20,6 +20,16 @@ type Pulse struct {
 type Pacer struct {
 	device
 	pulses []Pulse
+	failAt int // the Pace call (from FailPaceAt) that reports a lead fault once; 0: none
+}
+
+// FailPaceAt arms a one-off lead fault: the k-th Pace call from now (k ≥ 1)
+// delivers its pulse but reports hal.ErrLeadFault (it may not have
+// captured). k ≤ 0 disarms.
+func (p *Pacer) FailPaceAt(k int) {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	p.failAt = max(k, 0)
 }
 
 // Pace implements hal.Pacer. It refuses only what no hardware can express.
@@ -34,6 +44,13 @@ func (p *Pacer) Pace(chamber hal.Chamber, amplitude hal.MilliVolts, width hal.Mi
 	}
 	pl := Pulse{At: p.b.Clock.t, Chamber: chamber, Amplitude: amplitude, Width: width}
 	pl.Fault = p.roll(p.b.plan.Pacer.LeadFault, "lead-fault")
+	if p.failAt > 0 {
+		p.failAt--
+		if p.failAt == 0 {
+			p.fault("armed-lead-fault")
+			pl.Fault = true
+		}
+	}
 	p.pulses = append(p.pulses, pl)
 	if pl.Fault {
 		return fmt.Errorf("mock pacer: pace %v: %w", chamber, hal.ErrLeadFault)
