@@ -147,9 +147,7 @@ type row struct {
 // knownOpen lists rows whose failure is a known, reported problem: they
 // run and are printed but do not fail the run. Remove a row from here once
 // it passes.
-var knownOpen = map[string]string{
-	"slow/body-1B-per-s": "the relay's http.Server sets ReadHeaderTimeout only (no ReadTimeout, no per-request body deadline): a client trickling a body holds a connection and a handler goroutine indefinitely; open issue for the relay team",
-}
+var knownOpen = map[string]string{}
 
 // afterBolus: a normal `ifhe bolus -amount 0.10` still executes.
 func afterBolus(r *rig) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,11 +14,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/relay"
+	"github.com/implantfhe/implantfhe/tlog"
 	"github.com/implantfhe/implantfhe/wire"
 )
 
@@ -213,4 +216,38 @@ func TestOpenAckRefusesASealMovedToAnotherAck(t *testing.T) {
 	moved := f.ack(&protocol.Ack{Kind: protocol.AckDecision, Answers: &r2, Sealed: a1.Sealed}, nil, f.implant)
 	_, err := f.cl.OpenAck(moved)
 	assert.ErrorIs(t, err, protocol.ErrSeal)
+}
+
+// TestAuditLogOfAHugeClaimedSize: a relay-signed checkpoint claiming 2^62
+// (or 2^33) entries with only two behind it fails where the entries end,
+// without allocating from the claim (regression: makeslice panic at 2^62,
+// out of memory at 2^33).
+func TestAuditLogOfAHugeClaimedSize(t *testing.T) {
+	skey, vkey, err := tlog.GenerateKey("test/audit")
+	require.NoError(t, err)
+	signer, err := note.NewSigner(skey)
+	require.NoError(t, err)
+	verifier, err := note.NewVerifier(vkey)
+	require.NoError(t, err)
+	for _, size := range []uint64{1 << 62, 1 << 33, 3} {
+		cp, err := note.Sign(&note.Note{Text: fmt.Sprintf("test/audit\n%d\n%s\n", size, base64.StdEncoding.EncodeToString(make([]byte, 32)))}, signer)
+		require.NoError(t, err)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/v1/checkpoint":
+				_, _ = w.Write(cp)
+			case "/v1/entries":
+				if r.URL.Query().Get("from") >= "2" {
+					http.Error(w, "no such entry", http.StatusNotFound)
+					return
+				}
+				_ = json.NewEncoder(w).Encode([]string{base64.StdEncoding.EncodeToString([]byte("entry"))})
+			}
+		}))
+		cl := &Client{Relay: srv.URL}
+		_, err = cl.AuditLog(verifier, nil)
+		srv.Close()
+		require.Error(t, err, "size %d", size)
+		assert.Contains(t, err.Error(), fmt.Sprintf("of the %d the checkpoint claims", size))
+	}
 }

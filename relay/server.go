@@ -29,6 +29,14 @@ const (
 // hypoglycaemia: < 70 mg/dL).
 const HypoThresholdMgDL = 70
 
+// RequestReadTime bounds how long a request's headers and body may take to
+// arrive (http.Server.ReadTimeout); ReleaseReadTime is what a firmware
+// release upload gets instead.
+const (
+	RequestReadTime = 10 * time.Second
+	ReleaseReadTime = 5 * time.Minute
+)
+
 // Server is the relay's HTTP API. It holds public and evaluation keys only.
 type Server struct {
 	mu        sync.Mutex

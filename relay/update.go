@@ -224,6 +224,7 @@ func EventOf(r *protocol.UpdateInfo) UpdateEvent {
 // Every implant acknowledgement is verified and logged. The relay checks the
 // release's structure only; it cannot read the image.
 func (s *Server) publishUpdate(w http.ResponseWriter, r *http.Request) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(ReleaseReadTime))
 	b, err := io.ReadAll(io.LimitReader(r.Body, MaxRelease+1))
 	if err != nil {
 		httpErr(w, http.StatusBadRequest, err)

@@ -29,6 +29,9 @@ type Log struct {
 	torn    int64   // bytes of torn tail truncated by Open
 	failed  error   // sticky: set when a write or fsync failed
 	closed  bool
+	// cp is the last signed checkpoint, of the tree of size cpSize.
+	cp     []byte
+	cpSize uint64
 }
 
 // Open opens (creating if needed) the log in dir. Checkpoints are signed by
@@ -254,6 +257,11 @@ func (l *Log) Checkpoint() ([]byte, error) {
 		return nil, ErrClosed
 	}
 	size := l.tree.size()
+	if l.cp != nil && l.cpSize == size {
+		// Signed when the log grows, not per request: the same size has
+		// the same checkpoint.
+		return append([]byte(nil), l.cp...), nil
+	}
 	root, err := l.tree.rootAt(size)
 	if err != nil {
 		return nil, err
@@ -265,7 +273,8 @@ func (l *Log) Checkpoint() ([]byte, error) {
 	if err := writeFileAtomic(l.dir, checkpointFileName, msg); err != nil {
 		return nil, fmt.Errorf("tlog: store checkpoint at size %d: %w", size, err)
 	}
-	return msg, nil
+	l.cp, l.cpSize = msg, size
+	return append([]byte(nil), msg...), nil
 }
 
 // InclusionProof returns the RFC 6962 audit path proving that entry index is

@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func TestReopenAfterAppendsPreservesSizeAndRoot(t *testing.T) {
@@ -280,4 +283,41 @@ func TestConcurrentAppendsFormOneConsistentTree(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, VerifyEntries(entries, cp))
 	require.Equal(t, refMTH(entries), cp.Root)
+}
+
+// TestCheckpointSignedOncePerSize: asking again at the same size returns
+// the same signed checkpoint without signing (Ed25519 is deterministic, so
+// the bytes alone cannot tell: the file's modification time shows no
+// rewrite); a larger log gets a new one.
+func TestCheckpointSignedOncePerSize(t *testing.T) {
+	dir := t.TempDir()
+	skey, vkey, err := GenerateKey("test/cp")
+	require.NoError(t, err)
+	s, err := note.NewSigner(skey)
+	require.NoError(t, err)
+	v, err := note.NewVerifier(vkey)
+	require.NoError(t, err)
+	l, err := Open(dir, s, "test/cp")
+	require.NoError(t, err)
+	defer l.Close()
+	_, err = l.Append([]byte("a"))
+	require.NoError(t, err)
+	a, err := l.Checkpoint()
+	require.NoError(t, err)
+	st1, err := os.Stat(filepath.Join(dir, checkpointFileName))
+	require.NoError(t, err)
+	time.Sleep(20 * time.Millisecond)
+	b, err := l.Checkpoint()
+	require.NoError(t, err)
+	st2, err := os.Stat(filepath.Join(dir, checkpointFileName))
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+	assert.Equal(t, st1.ModTime(), st2.ModTime(), "no re-signing or rewrite at the same size")
+	_, err = l.Append([]byte("b"))
+	require.NoError(t, err)
+	c, err := l.Checkpoint()
+	require.NoError(t, err)
+	cp, err := ParseCheckpoint(c, v)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), cp.Size)
 }

@@ -67,6 +67,11 @@ func run(keys, data, listen, implantAddr string) error {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", srv.Handler())
 	mux.Handle("POST /v1/raw", srv.Raw())
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// A whole request (headers and body) must arrive within ReadTimeout: a
+	// client trickling its body cannot hold a connection and a handler
+	// (a 16 MiB command needs 1.7 MB/s; a firmware release, which may be
+	// larger and come from a slow clinic link, gets more in its handler).
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: relay.RequestReadTime,
+		WriteTimeout: 10 * time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 	return hs.Serve(ln)
 }
