@@ -19,6 +19,31 @@ import (
 // ErrNoLimits: the relay has no encrypted limits for this command kind.
 var ErrNoLimits = errors.New("relay: no encrypted limits for this command kind")
 
+// ErrConflict: another relay process changed the device's state since it
+// was loaded (compare-and-set failed); reload and try again.
+var ErrConflict = errors.New("relay: device state changed by another relay process")
+
+// State is what the relay must not lose for a device across restarts and
+// failover: its own verdict counter (never signed twice), the last
+// clinician counter it accepted (commands and limits share the stream, so
+// a superseded limits envelope is refused), and the counter of the limits
+// in force per subkind.
+type State struct {
+	VerdictCtr uint64           `cbor:"1,keyasint"`
+	LastCmd    uint64           `cbor:"2,keyasint"`
+	LimitsCtr  map[uint8]uint64 `cbor:"3,keyasint,omitempty"`
+}
+
+// Store keeps device state and encrypted limits (relay/jsstore: NATS
+// JetStream). A state is saved before anything that depends on it leaves
+// the relay.
+type Store interface {
+	Load(device string) (State, error)
+	Save(device string, st State) error
+	SaveLimits(device string, sub uint8, ct []byte) error
+	LoadLimits(device string, sub uint8) ([]byte, error)
+}
+
 // Device is what the relay holds for one implant.
 type Device struct {
 	ID       string
@@ -29,11 +54,78 @@ type Device struct {
 	Limits map[uint8]*fhe.Ciphertext
 	// Kind is the device's kind: its command schemas.
 	Kind protocol.DeviceKind
+	// Store persists the state (nil: memory only, for tests and tools
+	// that run the relay's logic in process).
+	Store Store
 	// counter is the relay's verdict counter for this device.
 	counter   uint64
 	lastCmd   uint64
+	limitsCtr map[uint8]uint64
 	ValidMs   int64
 	MaxCmdAge int64
+}
+
+// Restore loads the device's persisted state and limits (at start-up).
+func (d *Device) Restore() error {
+	if d.Store == nil {
+		return nil
+	}
+	st, err := d.Store.Load(d.ID)
+	if err != nil {
+		return err
+	}
+	d.counter, d.lastCmd, d.limitsCtr = st.VerdictCtr, st.LastCmd, st.LimitsCtr
+	for sub := range st.LimitsCtr {
+		ct, err := d.Store.LoadLimits(d.ID, sub)
+		if err != nil {
+			return err
+		}
+		if ct == nil {
+			return fmt.Errorf("relay: %s: limits of subkind %d recorded but missing from the store", d.ID, sub)
+		}
+		if err := d.SetLimits(sub, ct); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Device) state() State {
+	return State{VerdictCtr: d.counter, LastCmd: d.lastCmd, LimitsCtr: d.limitsCtr}
+}
+
+// save persists the state; on failure the in-memory state goes back to
+// prev, so nothing depends on a state the store does not hold.
+func (d *Device) save(prev State) error {
+	if d.Store == nil {
+		return nil
+	}
+	if err := d.Store.Save(d.ID, d.state()); err != nil {
+		d.counter, d.lastCmd, d.limitsCtr = prev.VerdictCtr, prev.LastCmd, prev.LimitsCtr
+		return fmt.Errorf("relay: persist state: %w", err)
+	}
+	return nil
+}
+
+// AcceptLimits takes a verified limits envelope's ciphertext for sub at
+// counter ctr (the clinician stream's counter): stored, then in force.
+func (d *Device) AcceptLimits(sub protocol.Subkind, ctr uint64, ct []byte) error {
+	if d.Store != nil {
+		if err := d.Store.SaveLimits(d.ID, sub, ct); err != nil {
+			return err
+		}
+	}
+	if err := d.SetLimits(sub, ct); err != nil {
+		return err
+	}
+	prev := d.state()
+	lc := map[uint8]uint64{}
+	for k, v := range d.limitsCtr {
+		lc[k] = v
+	}
+	lc[sub] = ctr
+	d.lastCmd, d.limitsCtr = ctr, lc
+	return d.save(prev)
 }
 
 // SetLimits stores encrypted limits for a command subkind of the device.
@@ -74,6 +166,7 @@ func (d *Device) Process(frame []byte, nowMs int64) (*Result, error) {
 	if _, err := d.Verifier.VerifyEnvelope(env, wire.KindCommand, fresh, false); err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
+	prev := d.state()
 	d.lastCmd = env.Header.Counter
 	cmdFrame, err := env.Detached().Marshal()
 	if err != nil {
@@ -108,6 +201,9 @@ func (d *Device) Process(frame []byte, nowMs int64) (*Result, error) {
 			return nil, err
 		}
 		d.counter++
+		if err := d.save(prev); err != nil {
+			return nil, err
+		}
 		venv, err := wire.Seal(wire.Header{Kind: wire.KindVerdict, DeviceID: d.ID, Counter: d.counter,
 			IssuedAtMs: env.Header.IssuedAtMs, ExpiresAtMs: env.Header.ExpiresAtMs, Subkind: env.Header.Subkind,
 			Bind: digest[:]}, body, d.Signer)
@@ -121,6 +217,11 @@ func (d *Device) Process(frame []byte, nowMs int64) (*Result, error) {
 	}
 	if res.Bundle, err = bundle.Marshal(); err != nil {
 		return nil, err
+	}
+	if res.Verdict == nil {
+		if err := d.save(prev); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

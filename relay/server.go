@@ -145,8 +145,7 @@ func (s *Server) limits(w http.ResponseWriter, r *http.Request) {
 		httpErr(w, http.StatusForbidden, err)
 		return
 	}
-	s.Dev.lastCmd = e.Header.Counter
-	if err := s.Dev.SetLimits(e.Header.Subkind&^protocol.LimitsFlag, e.Body); err != nil {
+	if err := s.Dev.AcceptLimits(e.Header.Subkind&^protocol.LimitsFlag, e.Header.Counter, e.Body); err != nil {
 		httpErr(w, http.StatusBadRequest, err)
 		return
 	}

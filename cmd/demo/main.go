@@ -211,7 +211,7 @@ func run(bin, setName string, keep bool, latency int) (int, error) {
 	if d.relay, err = start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(root, "relay-data"), "-implant", d.implant.Addr); err != nil {
 		return 0, err
 	}
-	defer d.relay.Stop()
+	defer func() { d.relay.Stop() }()
 	if err := d.setup(keys); err != nil {
 		return 0, err
 	}
@@ -293,6 +293,19 @@ func simulate(stateDir, req string) (string, error) {
 	return line, err
 }
 
+// restartRelay stops the relay process and starts it again on the same
+// data directory.
+func (d *demo) restartRelay() error {
+	d.relay.Stop()
+	r, err := start(filepath.Join(d.bin, "relay"), "-keys", filepath.Join(d.root, "keys", "relay"), "-data", filepath.Join(d.root, "relay-data"), "-implant", d.implant.Addr)
+	if err != nil {
+		return err
+	}
+	d.relay = r
+	d.client.Relay = "http://" + strings.TrimPrefix(r.Addr, "http://")
+	return nil
+}
+
 func (d *demo) simulateGlucose(v int) error {
 	_, err := simulate(filepath.Join(d.root, "implant-state"), fmt.Sprintf("glucose %d", v))
 	return err
@@ -334,6 +347,22 @@ func (d *demo) scenario(keys string) error {
 		d.row(r.Name, want, r.Got, r.Detail)
 	}
 	d.counter += uint64(len(steps))
+
+	// Relay restart: its device state (verdict and clinician counters, the
+	// encrypted limits) lives in JetStream (embedded, in its data directory),
+	// so a restarted relay compares the next bolus as before; the kernel
+	// then refuses it only for the interval since the first.
+	if d.clinic.Limits.Pump.MinBolusIntervalMs > 0 {
+		if err := d.restartRelay(); err != nil {
+			return err
+		}
+		env, err := d.command(protocol.PumpBolus, 100)
+		if err != nil {
+			return err
+		}
+		got, detail := d.outcome(env, nil)
+		d.row("relay restarted: the next bolus is compared as before", "refused by kernel: bolus-too-soon", got, detail)
+	}
 
 	// 8. Hypoglycaemia: the sensor reads 55 mg/dL; the relay raises the alert
 	// on encrypted telemetry; the clinic decrypts only the count.

@@ -20,6 +20,7 @@ import (
 	"github.com/implantfhe/implantfhe/fhe"
 	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/relay"
+	"github.com/implantfhe/implantfhe/relay/jsstore"
 	"github.com/implantfhe/implantfhe/tlog"
 	"github.com/implantfhe/implantfhe/wire"
 )
@@ -29,13 +30,14 @@ func main() {
 	data := flag.String("data", "", "directory of the relay's log")
 	listen := flag.String("listen", "127.0.0.1:0", "HTTP address (loopback by default)")
 	implant := flag.String("implant", "", "the implant's radio link address")
+	natsURL := flag.String("nats", "", "NATS JetStream cluster for the device state; empty: an embedded server with its store in DATA/nats")
 	flag.Parse()
-	if err := run(*keys, *data, *listen, *implant); err != nil {
+	if err := run(*keys, *data, *listen, *implant, *natsURL); err != nil {
 		log.Fatalf("relay: %v", err)
 	}
 }
 
-func run(keys, data, listen, implantAddr string) error {
+func run(keys, data, listen, implantAddr, natsURL string) error {
 	if keys == "" || data == "" || implantAddr == "" {
 		return errors.New("-keys, -data and -implant are required")
 	}
@@ -48,13 +50,26 @@ func run(keys, data, listen, implantAddr string) error {
 	if err != nil {
 		return err
 	}
+	var st *jsstore.Store
+	if natsURL != "" {
+		st, err = jsstore.Connect(natsURL)
+	} else {
+		st, err = jsstore.Embedded(filepath.Join(data, "nats"))
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	srv := &relay.Server{
-		Dev: &relay.Device{ID: dev.ID, Kind: dev.Kind, Eval: fhe.NewRelay(k.Implant), Signer: k.Signer, MaxCmdAge: 5 * 60 * 1000,
+		Dev: &relay.Device{ID: dev.ID, Kind: dev.Kind, Eval: fhe.NewRelay(k.Implant), Signer: k.Signer, MaxCmdAge: 5 * 60 * 1000, Store: st,
 			Verifier: wire.Verifier{DeviceID: dev.ID, Trust: k.Trust, MaxFrame: wire.MaxFrame}},
 		Clinic:   fhe.NewRelay(k.Clinic),
 		Implant:  wire.Verifier{DeviceID: dev.ID, Trust: k.Trust, MaxFrame: wire.MaxFrame},
 		Log:      lg,
 		LinkAddr: implantAddr,
+	}
+	if err := srv.Dev.Restore(); err != nil {
+		return fmt.Errorf("restore device state: %w", err)
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
