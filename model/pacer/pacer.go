@@ -143,6 +143,8 @@ type System struct {
 	// Switches, when not nil, counts the answers to switch requests by
 	// reason (reason.OK: granted).
 	Switches map[reason.Code]int
+	// StopAtFirst ends the check at the first violation (cmd/mutants).
+	StopAtFirst bool
 }
 
 // New returns the model with its full domain.
@@ -415,5 +417,5 @@ func (m *System) Apply(s State, in kp.Input) (State, []pacerinv.Violation) {
 
 // Check runs the exhaustive exploration.
 func Check(m *System) (explore.Result, error) {
-	return explore.Run[State](m, explore.Options{MaxStates: 5_000_000})
+	return explore.Run[State](m, explore.Options{MaxStates: 5_000_000, StopAtFirst: m.StopAtFirst})
 }

@@ -90,6 +90,8 @@ type System struct {
 	// Switches, when not nil, counts the answers to slot-switch requests
 	// by reason (reason.OK: granted).
 	Switches map[reason.Code]int
+	// StopAtFirst ends the check at the first violation (cmd/mutants).
+	StopAtFirst bool
 }
 
 // AccountingLimits make the insulin-on-board and bolus-interval rules bind
@@ -317,5 +319,5 @@ func (m *System) Apply(s State, in kp.Input) (State, []pumpinv.Violation) {
 
 // Check runs the exhaustive exploration.
 func Check(m *System) (explore.Result, error) {
-	return explore.Run[State](m, explore.Options{MaxStates: 20_000_000})
+	return explore.Run[State](m, explore.Options{MaxStates: 20_000_000, StopAtFirst: m.StopAtFirst})
 }
