@@ -766,6 +766,15 @@ Inv_PUMP_UPDATE_SWITCH ==
           /\ 0 < Inp.switchMs /\ Inp.switchMs <= MaxSwitchMs
           /\ ~Out.stop /\ Delivered = 0 /\ mode = P.mode
 
+\* A temporary basal runs for a duration in [MinTempBasalMs, MaxTempBasalMs]:
+\* an accepted one declared such a duration, and no temporary rate is ever
+\* in force beyond MaxTempBasalMs from now.
+\* PUMP-TEMP-DURATION
+Inv_PUMP_TEMP_DURATION ==
+    /\ tempActive => tempUntil - now <= MaxTempBasalMs
+    /\ (Accepted /\ Inp.cmd.kind = "temp-basal")
+          => MinTempBasalMs <= Inp.cmd.duration /\ Inp.cmd.duration <= MaxTempBasalMs
+
 \* CMD-AUTH
 Inv_CMD_AUTH ==
     /\ Accepted => (Inp.kind = "command" /\ Inp.cmd.signer = "clinician")
