@@ -86,12 +86,14 @@ var (
 	ProgCross = func() kp.Params { p := fast(kp.ModeDDD); p.LRL, p.URL = 175, 150; return p }()
 	// Programs one step beyond a Table 7 range or at the edge of a
 	// cross-parameter rule, all refused (PACE-PARAM-PROGRAMMABLE,
-	// PACE-CROSS-PARAM): LRL 25 ppm (below 30), URL 180 ppm (above 175),
+	// PACE-CROSS-PARAM): LRL 25 and 180 ppm (below 30, above 175), URL
+	// 180 ppm (above 175),
 	// LRL = URL = 175 (no whole-ms interval meets both: 342 < 60000/175 <
 	// 343), DDD with the atrial amplitude Off, VVI with a VRP equal to the
 	// lower-rate interval (400 ms at 150 ppm), DDD with AV delay + PVARP
 	// equal to it (70 + 330 ms).
 	ProgLRL25      = func() kp.Params { p := fast(kp.ModeVVI); p.LRL = 25; return p }()
+	ProgLRL180     = func() kp.Params { p := fast(kp.ModeVVI); p.LRL = 180; return p }()
 	ProgURL180     = func() kp.Params { p := fast(kp.ModeDDD); p.URL = 180; return p }()
 	ProgLRLisURL   = func() kp.Params { p := fast(kp.ModeVVI); p.LRL, p.URL = 175, 175; return p }()
 	ProgAAmpOff    = func() kp.Params { p := fast(kp.ModeDDD); p.AAmp = 0; return p }()
@@ -339,6 +341,7 @@ func (m *System) Inputs(s State) []Input {
 	honestProg("program LRL 177", ProgNotInTable)
 	honestProg("program LRL>URL", ProgCross)
 	honestProg("program LRL 25", ProgLRL25)
+	honestProg("program LRL 180", ProgLRL180)
 	honestProg("program URL 180", ProgURL180)
 	honestProg("program LRL=URL=175", ProgLRLisURL)
 	honestProg("program DDD A amplitude off", ProgAAmpOff)

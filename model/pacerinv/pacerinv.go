@@ -583,6 +583,31 @@ func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64,
 	}
 	within := exactWithin(c.Params, g.Limits)
 	lie := c.Verdict == guard.VerdictWithin && !within || c.Verdict == guard.VerdictOutside && within
+	// PACE-PARAM-PROGRAMMABLE, PACE-CROSS-PARAM: a program the verdict rule
+	// lets through is refused for the first of the kernel's own rules it
+	// breaks, by its name, and accepted if it breaks none.
+	if c.Verdict == guard.VerdictWithin && within {
+		var d *pacer.Output
+		for i := range items {
+			if items[i].Kind == pacer.OutDecision {
+				d = &items[i]
+				break
+			}
+		}
+		switch {
+		case d == nil:
+		case Programmable(c.Params) != "":
+			if d.Accepted || d.Reason != reason.PacerParamNotProgrammable {
+				fail(ParamProgrammable, "program off Table 7 (%s) decided %v/%s", Programmable(c.Params), d.Accepted, d.Reason)
+			}
+		case Cross(c.Params) != "":
+			if d.Accepted || d.Reason != reason.PacerCrossParam {
+				fail(CrossParam, "program that is not pacable (%s) decided %v/%s", Cross(c.Params), d.Accepted, d.Reason)
+			}
+		case !d.Accepted && d.Reason != reason.ModeForbids:
+			fail(CrossParam, "pacable program within the limits refused as %s", d.Reason)
+		}
+	}
 	switch {
 	case lie && !mismatch:
 		fail(CmdVerdict, "verdict %d contradicts the exact check of %s but no alert", c.Verdict, c.Kind)
