@@ -720,6 +720,9 @@ Inv_PUMP_DAILY_MAX ==
 Inv_PUMP_HALT ==
     /\ Delivered > 0 => ~HaltedMode(P.mode)
     /\ Out.bolus > 0 => P.mode = "idle"
+    \* A halted pump takes no new therapy.
+    /\ (Accepted /\ Inp.cmd.kind = "bolus") => P.mode = "idle"
+    /\ (Accepted /\ Inp.cmd.kind = "temp-basal") => ~HaltedMode(P.mode)
     /\ HaltedMode(mode) => basalAccum = 0
 
 \* PUMP-GLUCOSE-GATE

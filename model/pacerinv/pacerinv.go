@@ -283,6 +283,7 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 			}
 		}
 	}
+	checkApplied(prev, in, items, nxt, fail)
 	if (in.Kind == pacer.InSwitchRequest) != (answers == 1) || answers > 1 {
 		fail(UpdateSwitch, "%d switch answers to %s", answers, inputName(in))
 	}
@@ -565,6 +566,36 @@ func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64,
 			g.Limits = l
 		}
 	}
+	// PACE-PATIENT-LIMITS: admitted new limits are refused as malformed if
+	// they are not a Table 7 rate range with MinLRL below MaxURL, refused
+	// as excluding a stored program if one lies outside them, and accepted
+	// otherwise.
+	if in.Kind == pacer.InCommand && c.Kind == pacer.CmdSetLimits && prev.Op != pacer.OpFault &&
+		guardinv.Admission(h, guard.RoleClinician, prevMax, in.NowMs, cfg.MaxCommandValidityMs) == reason.OK {
+		l := c.Limits
+		for _, o := range items {
+			if o.Kind != pacer.OutDecision {
+				continue
+			}
+			switch {
+			case !member(lrls, int(l.MinLRL)) || !member(urls, int(l.MaxURL)):
+				if o.Accepted || o.Reason != reason.PacerParamNotProgrammable {
+					fail(PatientLimits, "limits %d..%d off Table 7 decided %v/%s", l.MinLRL, l.MaxURL, o.Accepted, o.Reason)
+				}
+			case l.MinLRL >= l.MaxURL:
+				if o.Accepted || o.Reason != reason.PacerCrossParam {
+					fail(PatientLimits, "limits %d..%d with MinLRL not below MaxURL decided %v/%s", l.MinLRL, l.MaxURL, o.Accepted, o.Reason)
+				}
+			case storedOutside(prev, l) != "":
+				if o.Accepted || o.Reason != reason.PacerLimitsExcludeCurrent {
+					fail(PatientLimits, "limits %d..%d excluding the %s decided %v/%s", l.MinLRL, l.MaxURL, storedOutside(prev, l), o.Accepted, o.Reason)
+				}
+			case !o.Accepted:
+				fail(PatientLimits, "sound limits %d..%d refused as %s", l.MinLRL, l.MaxURL, o.Reason)
+			}
+			break
+		}
+	}
 	// CMD-VERDICT: a verdict contradicting the exact check raises an alert,
 	// and only such a verdict does (a program the relay could not judge,
 	// e.g. one off Table 7's increments, is refused without one).
@@ -680,4 +711,45 @@ func inputName(in pacer.Input) string {
 		return "switch request"
 	}
 	return "input?"
+}
+
+// checkApplied is PACE-SAFE-POINT's other half: a program that takes
+// effect is the one that was accepted, in the operating state it asked
+// for (a temporary program runs as temporary, a permanent one or the end
+// of a temporary one as permanent). Checked when one program takes effect
+// in the Step and nothing acts at once after it (a fault, a magnet,
+// pace-now, a clock going back).
+func checkApplied(prev pacer.State, in pacer.Input, items []pacer.Output, nxt pacer.State, fail func(string, string, ...any)) {
+	applied, cmdFirst := 0, false
+	for _, o := range items {
+		switch {
+		case o.Kind == pacer.OutApplied:
+			applied++
+		case o.Kind == pacer.OutDecision && o.Accepted && applied == 0:
+			cmdFirst = true // the command's pending program replaced any earlier one
+		}
+	}
+	if applied != 1 || in.Kind == pacer.InHAL || in.NowMs < prev.NowMs || nxt.Op == pacer.OpFault ||
+		in.Kind == pacer.InCommand && in.Cmd.Kind == pacer.CmdPaceNow {
+		return
+	}
+	want, op, ok := prev.Pending, pacer.OpPermanent, prev.HavePending
+	if ok && prev.PendingEv == pacer.EvTemporary {
+		op = pacer.OpTemporary
+	}
+	if cmdFirst && in.Kind == pacer.InCommand {
+		switch in.Cmd.Kind {
+		case pacer.CmdProgram:
+			want, op, ok = in.Cmd.Params, pacer.OpPermanent, true
+		case pacer.CmdProgramTemporary:
+			want, op, ok = in.Cmd.Params, pacer.OpTemporary, true
+		case pacer.CmdEndTemporary:
+			want, op, ok = prev.Perm, pacer.OpPermanent, true
+		default:
+			ok = false
+		}
+	}
+	if ok && (nxt.Active != want || nxt.Op != op) {
+		fail(SafePoint, "the program that took effect is %s %d ppm in %s, the accepted one %s %d ppm in %s", nxt.Active.Mode, nxt.Active.LRL, nxt.Op, want.Mode, want.LRL, op)
+	}
 }

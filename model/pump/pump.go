@@ -166,9 +166,12 @@ type System struct {
 
 // AccountingLimits make the insulin-on-board and bolus-interval rules bind
 // before the daily maximum, and the daily maximum within the horizon.
+// The bolus interval is 1 ms off the 5 min grid: a bolus 10 min after the
+// last is 1 ms too soon, with room left in the window and on board for it,
+// so an off-by-one in the interval check shows.
 var AccountingLimits = kp.Limits{
 	MaxBolus: 20, MaxBasal: 120, MaxIOB: 15, MaxDaily: 20,
-	MinBolusInterval: 15 * units.Minute, SuspendBelow: 70, ScheduledBasal: 60,
+	MinBolusInterval: 10*units.Minute + 1, SuspendBelow: 70, ScheduledBasal: 60,
 }
 
 // NewAccounting is the second bounded domain of `make model`: only the

@@ -373,6 +373,12 @@ func checkDecision(cfg *pump.Config, in pump.Input, prev pump.State, prevMax uin
 	if hasAlert(items, reason.VerdictMismatch) && !contradicts(cfg, prev, c) {
 		fail(CmdVerdict, "verdict-mismatch alert on %s with verdict %d, which agrees with the exact check", c.Kind, c.Verdict)
 	}
+	// PUMP-HALT: a halted pump takes no new therapy: a bolus only in Idle,
+	// a temporary basal only while running.
+	if d.Accepted && (c.Kind == pump.CmdBolus && prev.Mode != pump.ModeIdle ||
+		c.Kind == pump.CmdTempBasal && pump.HaltedMode(prev.Mode)) {
+		fail(Halt, "accepted %s in mode %s", c.Kind, prev.Mode)
+	}
 	switch c.Kind {
 	case pump.CmdProgramLimits:
 		why := LimitsOutOfRange(cfg, c.Limits)
