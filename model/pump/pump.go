@@ -4,14 +4,22 @@
 // the reference observer model/pumpinv.
 //
 // Bounded domain (the spec's small constants, spec/InsulinPump.cfg): time in
-// 5 min ticks up to a horizon, 10 min buckets, a 20 min rolling window, a
-// 10 min insulin action, one programmable limit set and one out-of-range set,
-// two bolus sizes, two temporary rates, low and normal glucose, every HAL
-// event, firmware slot-switch requests (a blackout at the maximum, one ms
-// above it, and none), and for commands: fresh, replayed, unsigned, wrongly signed and
-// expired headers with every verdict (within, outside, absent), and counters
-// exactly the step above the last (admitted) and one past it (refused as a
-// jump, CMD-COUNTER-STEP).
+// 5 min ticks up to a 30 min horizon, 10 min buckets, a 20 min rolling
+// window, a 10 min insulin action; one programmable limit set (GoodLimits)
+// explored and one out-of-range set; values at, below and above each limit:
+// boluses of 0, cap - 1, cap and cap + 1 with honest and lying verdicts,
+// temporary rates at the 3 x scheduled clamp and above it, durations 1 ms
+// outside and at each end of their range, scheduled basal at and above the
+// maximum, glucose at the suspend threshold and 1 below, a reservoir holding
+// the cap; every HAL event; firmware slot-switch requests (a blackout at the
+// maximum, one ms above it, and none); and for commands: fresh, replayed,
+// unsigned, wrongly signed, expired, future-issued, over-long, empty-window
+// and maximum-validity headers with every verdict, and counters exactly the
+// step above the last (admitted) and one past it (refused as a jump,
+// CMD-COUNTER-STEP). Probes (Probes) are checked from every state without
+// exploring their successors: programming each EdgeLimits set (each range
+// at and one beyond both ends, the cross-parameter rule), a clock going
+// back by 1 ms, and memory corruption in every mode (Corruptions).
 //
 // Counter abstraction: every generated command's counter is relative to the
 // last one consumed (a replay of it, last + 1, last + guard.MaxCounterStep
