@@ -4,15 +4,16 @@
 #   make demo   - the command path demo (FHE verdict + safety kernel)
 #   make firmware    - reproducible implant binaries for the boards and the host
 #   make conformance - the auditor's conformance report (build/conformance)
+#   make mutants     - mutation run over the kernels (build/mutants.md)
 
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 SPECCHECK_DIR := tools/speccheck
 
-.PHONY: firmware conformance test fmt-check vet staticcheck gotest e2e model trace spec-check spec-traces proofs fuzz bench bench-fhe demo speccheck-deps
+.PHONY: firmware conformance test fmt-check vet staticcheck gotest e2e model trace spec-check spec-traces proofs proofs-kernel proofs-kernel-full fuzz bench bench-fhe demo speccheck-deps mutants mutants-short
 
-test: fmt-check vet staticcheck gotest e2e model trace spec-check proofs fuzz
+test: fmt-check vet staticcheck gotest e2e model trace spec-check proofs proofs-kernel mutants-short fuzz
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -58,6 +59,26 @@ spec-traces:
 # Error bound and encrypted full-domain check of the homomorphic comparison.
 proofs:
 	$(GO) run ./proofs/compare
+
+# The kernels' strengthened safety invariants are inductive over their
+# bounded state type (proofs/inductive): a sample in `make test`, the whole
+# type in proofs-kernel-full (about 1.5 min on 2 cores).
+INDUCTIVE_SAMPLE ?= 8
+proofs-kernel:
+	$(GO) run ./proofs/inductive -sample $(INDUCTIVE_SAMPLE)
+
+proofs-kernel-full:
+	$(GO) run ./proofs/inductive
+
+# Mutation run over the kernels (cmd/mutants/mutants.tsv): each mutant
+# against the model check, then the kernel tests; writes build/mutants.md
+# and build/mutants.json. mutants-short runs an even sample of the list.
+MUTANTS_SAMPLE ?= 8
+mutants:
+	$(GO) run ./cmd/mutants
+
+mutants-short:
+	$(GO) run ./cmd/mutants -sample $(MUTANTS_SAMPLE) -out build/mutants-short
 
 # Short coverage-guided fuzzing of every decoder (tools/fuzz.sh).
 fuzz:

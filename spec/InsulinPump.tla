@@ -720,6 +720,9 @@ Inv_PUMP_DAILY_MAX ==
 Inv_PUMP_HALT ==
     /\ Delivered > 0 => ~HaltedMode(P.mode)
     /\ Out.bolus > 0 => P.mode = "idle"
+    \* A halted pump takes no new therapy.
+    /\ (Accepted /\ Inp.cmd.kind = "bolus") => P.mode = "idle"
+    /\ (Accepted /\ Inp.cmd.kind = "temp-basal") => ~HaltedMode(P.mode)
     /\ HaltedMode(mode) => basalAccum = 0
 
 \* PUMP-GLUCOSE-GATE
@@ -765,6 +768,15 @@ Inv_PUMP_UPDATE_SWITCH ==
           /\ P.mode # "fault" /\ mode # "fault"
           /\ 0 < Inp.switchMs /\ Inp.switchMs <= MaxSwitchMs
           /\ ~Out.stop /\ Delivered = 0 /\ mode = P.mode
+
+\* A temporary basal runs for a duration in [MinTempBasalMs, MaxTempBasalMs]:
+\* an accepted one declared such a duration, and no temporary rate is ever
+\* in force beyond MaxTempBasalMs from now.
+\* PUMP-TEMP-DURATION
+Inv_PUMP_TEMP_DURATION ==
+    /\ tempActive => tempUntil - now <= MaxTempBasalMs
+    /\ (Accepted /\ Inp.cmd.kind = "temp-basal")
+          => MinTempBasalMs <= Inp.cmd.duration /\ Inp.cmd.duration <= MaxTempBasalMs
 
 \* CMD-AUTH
 Inv_CMD_AUTH ==

@@ -368,6 +368,18 @@ Inv_PACE_UPDATE_SWITCH ==
                    /\ active.mode # "Off" /\ op # "fault"
     /\ lastStep.switch = "ok" => blackout /\ 0 < lastStep.switchMs /\ lastStep.switchMs <= MaxSwitchMs
 
+\* In DDD the atrial escape is ventricular-based: the atrium is paced the
+\* AV delay before the lower-rate deadline (LRI - AV after the last
+\* ventricular event), never sooner; the ventricle ends the AV delay.
+\* Neither the atrial escape nor the end of a running AV delay is ever
+\* overdue.
+\* PACE-AV-DELAY
+Inv_PACE_AV_DELAY ==
+    /\ (lastStep.paced = "A" /\ lastStep.pre.mode = "DDD")
+          => (now - lastV) + lastStep.pre.av >= LRI(lastStep.pre)
+    /\ (active.mode = "DDD" /\ ~avPending) => now < lastV + LRI(active) - active.av
+    /\ (active.mode = "DDD" /\ avPending) => now < VDue
+
 -----------------------------------------------------------------------------
 (* The bounded model of Pacemaker.cfg: the programs and patient limits the  *)
 (* commands carry (a .cfg cannot write records), and a bound on the         *)

@@ -4,7 +4,10 @@
 //	model pump: states=N transitions=M invariants=K violations=0
 //	model pacer: states=N transitions=M invariants=K violations=0
 //
-// On a violation it prints the shortest counterexample and exits 1.
+// On a violation it prints the shortest counterexample and exits 1. When a
+// check exceeds its state bound it prints the counterexample found so far,
+// if any, and exits 2. -first stops each check at its first violation
+// (cmd/mutants uses it: one counterexample is enough to kill a mutant).
 package main
 
 import (
@@ -13,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/implantfhe/implantfhe/model/explore"
 	mpacer "github.com/implantfhe/implantfhe/model/pacer"
 	"github.com/implantfhe/implantfhe/model/pacerinv"
 	mpump "github.com/implantfhe/implantfhe/model/pump"
@@ -21,52 +25,50 @@ import (
 
 func main() {
 	kernel := flag.String("kernel", "all", "which kernel to check: pump, pacer or all")
+	first := flag.Bool("first", false, "stop each check at its first violation")
 	flag.Parse()
-	failed := false
-	if *kernel == "pump" || *kernel == "all" {
+	failed, bounded := false, false
+	run := func(name string, ids int, check func() (explore.Result, error)) {
 		start := time.Now()
-		res, err := mpump.Check(mpump.New())
+		res, err := check()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "model pump:", err)
-			os.Exit(2)
+			fmt.Fprintf(os.Stderr, "model %s: %v (after states=%d transitions=%d violations=%d)\n", name, err, res.States, res.Transitions, res.Violations)
+			if res.First != nil {
+				fmt.Fprint(os.Stderr, res.First.String())
+			}
+			bounded = true
+			return
 		}
-		fmt.Printf("model pump: states=%d transitions=%d invariants=%d violations=%d time=%s\n",
-			res.States, res.Transitions, len(pumpinv.IDs), res.Violations, time.Since(start).Round(time.Millisecond))
+		fmt.Printf("model %s: states=%d transitions=%d invariants=%d violations=%d time=%s\n",
+			name, res.States, res.Transitions, ids, res.Violations, time.Since(start).Round(time.Millisecond))
 		if res.First != nil {
 			fmt.Print(res.First.String())
 			failed = true
 		}
 	}
 	if *kernel == "pump" || *kernel == "all" {
-		start := time.Now()
-		m := mpump.NewAccounting()
-		res, err := mpump.Check(m)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "model pump-accounting:", err)
-			os.Exit(2)
-		}
-		fmt.Printf("model pump-accounting: states=%d transitions=%d invariants=%d violations=%d time=%s\n",
-			res.States, res.Transitions, len(pumpinv.IDs), res.Violations, time.Since(start).Round(time.Millisecond))
-		if res.First != nil {
-			fmt.Print(res.First.String())
-			failed = true
-		}
+		run("pump", len(pumpinv.IDs), func() (explore.Result, error) {
+			m := mpump.New()
+			m.StopAtFirst = *first
+			return mpump.Check(m)
+		})
+		run("pump-accounting", len(pumpinv.IDs), func() (explore.Result, error) {
+			m := mpump.NewAccounting()
+			m.StopAtFirst = *first
+			return mpump.Check(m)
+		})
 	}
 	if *kernel == "pacer" || *kernel == "all" {
-		start := time.Now()
-		res, err := mpacer.Check(mpacer.New())
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "model pacer:", err)
-			os.Exit(2)
-		}
-		fmt.Printf("model pacer: states=%d transitions=%d invariants=%d violations=%d time=%s\n",
-			res.States, res.Transitions, len(pacerinv.IDs), res.Violations, time.Since(start).Round(time.Millisecond))
-		if res.First != nil {
-			fmt.Print(res.First.String())
-			failed = true
-		}
+		run("pacer", len(pacerinv.IDs), func() (explore.Result, error) {
+			m := mpacer.New()
+			m.StopAtFirst = *first
+			return mpacer.Check(m)
+		})
 	}
-	if failed {
+	switch {
+	case bounded:
+		os.Exit(2)
+	case failed:
 		os.Exit(1)
 	}
 }

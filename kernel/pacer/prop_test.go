@@ -1,6 +1,7 @@
 package pacer_test
 
 import (
+	"flag"
 	"math"
 	"os"
 	"strings"
@@ -14,6 +15,19 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/model/pacerinv"
 )
+
+// TestMain raises rapid's default from 100 to 1000 sequences per property,
+// as for the pump: some single-decision bugs show only in one sequence of
+// several thousand. An explicit -rapid.checks on the command line wins.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rapid.checks" })
+	if !explicit {
+		_ = flag.Set("rapid.checks", "1000")
+	}
+	os.Exit(m.Run())
+}
 
 func pct(t *rapid.T, label string) int { return rapid.IntRange(0, 99).Draw(t, label) }
 
@@ -353,6 +367,7 @@ func TestProp_PACE_REFRACTORY(t *testing.T)         { prop(pacerinv.Refractory)(
 func TestProp_PACE_SAFE_POINT(t *testing.T)         { prop(pacerinv.SafePoint)(t) }
 func TestProp_PACE_PATIENT_LIMITS(t *testing.T)     { prop(pacerinv.PatientLimits)(t) }
 func TestProp_PACE_UPDATE_SWITCH(t *testing.T)      { prop(pacerinv.UpdateSwitch)(t) }
+func TestProp_PACE_AV_DELAY(t *testing.T)           { prop(pacerinv.AVDelay)(t) }
 func TestProp_CMD_AUTH(t *testing.T)                { prop(pacerinv.CmdAuth)(t) }
 func TestProp_CMD_REPLAY(t *testing.T)              { prop(pacerinv.CmdReplay)(t) }
 func TestProp_CMD_COUNTER_STEP(t *testing.T)        { prop(pacerinv.CmdCounterStep)(t) }
@@ -385,9 +400,15 @@ func TestProp_PACE_FAULT_SAFE(t *testing.T) {
 		case 6:
 			s.Limits = pacer.Limits{MinLRL: pacer.PPM(rapid.IntRange(0, 29).Draw(rt, "badMin")), MaxURL: 175}
 		}
+		// CMD-REPLAY across the fault: the consumed counter survives it.
+		last := uint64(rapid.IntRange(1, 1<<30).Draw(rt, "lastCounter"))
+		s.Guard.LastCounter = last
 		nxt, out := pacer.Step(&cfg, s, pacer.Input{Kind: pacer.InTick, NowMs: s.NowMs})
 		if nxt.Op != pacer.OpFault || nxt.Active != pacer.SafePowerOnReset || !hasAlert(out, reason.StateCorrupt) {
 			rt.Fatalf("corrupt state gave %s %+v, outputs %+v", nxt.Op, nxt.Active, out.All())
+		}
+		if nxt.Guard.LastCounter != last {
+			rt.Fatalf("CMD-REPLAY: the fault state's counter is %d, want the consumed %d", nxt.Guard.LastCounter, last)
 		}
 		for i := 0; i < 10; i++ {
 			in := genInput(rt, &cfg, nxt, out.WakeAtMs, out.HaveWake, nxt.Guard.LastCounter)

@@ -136,7 +136,7 @@ func (s *State) atrialDue() (units.Millis, bool) {
 	case ModeDOO, ModeDDD:
 		if !s.AVPending {
 			// Ventricular-based timing: the atrial escape leaves exactly the
-			// AV delay before the lower-rate deadline.
+			// AV delay before the lower-rate deadline. PACE-AV-DELAY.
 			return s.LastVMs + LowerRateIntervalMs(p.LRL) - p.AVDelayMs, true
 		}
 	}
@@ -154,9 +154,9 @@ func (s *State) ventricularDue() (units.Millis, bool) {
 		if !s.AVPending {
 			return 0, false
 		}
-		// The AV delay ends the cycle, but never after the lower-rate
-		// deadline (PACE-LRL) nor before the upper-rate interval since the
-		// last ventricular event (PACE-URL: upper-rate tracking).
+		// The AV delay ends the cycle (PACE-AV-DELAY), but never after the
+		// lower-rate deadline (PACE-LRL) nor before the upper-rate interval
+		// since the last ventricular event (PACE-URL: upper-rate tracking).
 		due := min(s.LastAMs+p.AVDelayMs, lrlDeadline)
 		return max(due, s.LastVMs+UpperRateIntervalMs(p.URL)-plantedURLSlackMs), true // PACE-URL
 	}

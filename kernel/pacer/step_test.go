@@ -380,6 +380,30 @@ func TestDDDUpperRateTracking(t *testing.T) {
 	assert.Equal(t, 1, out.Paces(pacer.ChamberVentricle))
 }
 
+// TestDualChamberAtrialEscapeLeavesTheAVDelay: PACE-AV-DELAY. In DDD and
+// DOO the atrium is paced at the lower-rate interval less the AV delay
+// after the last ventricular event (ventricular-based timing), not at the
+// ventricular deadline, and the ventricle the AV delay after the atrium.
+func TestDualChamberAtrialEscapeLeavesTheAVDelay(t *testing.T) {
+	for _, m := range []pacer.PacingMode{pacer.ModeDDD, pacer.ModeDOO} {
+		r := newRig(t)
+		p := pacer.Nominal // LRL 60 (1000 ms), AV 150 ms
+		p.Mode = m
+		require.True(t, r.cmd(program(p, guard.VerdictWithin)).Accepted)
+		r.runUntilApplied()
+		lastV := r.s.LastVMs
+		assert.Equal(t, lastV+850, r.out.WakeAtMs, "%s: wake-up at the atrial escape, LRI - AV", m)
+		early := r.at(lastV + 849)
+		assert.Zero(t, early.Paces(pacer.ChamberAtrium), "%s", m)
+		out := r.at(lastV + 850)
+		assert.Equal(t, 1, out.Paces(pacer.ChamberAtrium), "%s: atrial escape at LRI - AV", m)
+		assert.Zero(t, out.Paces(pacer.ChamberVentricle), "%s", m)
+		assert.Equal(t, lastV+1000, out.WakeAtMs, "%s: the AV delay ends the cycle", m)
+		v := r.at(lastV + 1000)
+		assert.Equal(t, 1, v.Paces(pacer.ChamberVentricle), "%s: ventricle paced AV after the atrium", m)
+	}
+}
+
 // TestProgramWaitsForSafePoint: PACE-SAFE-POINT.
 func TestProgramWaitsForSafePoint(t *testing.T) {
 	r := newRig(t)

@@ -232,6 +232,9 @@ func (s *State) exactCheck(cfg *Config, c Command) (within bool, why reason.Code
 		}
 		return c.Rate <= basalCap(cfg, s.Limits), reason.OK // PUMP-MAX-BASAL
 	case CmdTempBasal:
+		// PUMP-TEMP-DURATION: a temporary basal runs for a duration within
+		// [MinTempBasalMs, MaxTempBasalMs], so no temporary rate is ever in
+		// force longer than MaxTempBasalMs.
 		if c.Rate < 0 || c.DurationMs < cfg.MinTempBasalMs || c.DurationMs > cfg.MaxTempBasalMs {
 			return false, reason.ParamOutOfRange
 		}

@@ -464,3 +464,36 @@ func TestSlotSwitchInEveryMode(t *testing.T) {
 	assert.Equal(t, reason.ClockWentBack, last.Reason)
 	assert.False(t, last.Accepted)
 }
+
+// TestTempBasalDurationOutsideRangeIsRefused: PUMP-TEMP-DURATION. A
+// temporary basal runs for [MinTempBasalMs, MaxTempBasalMs]; 1 ms outside
+// either end is refused as out of range, the ends themselves are accepted,
+// and the temporary rate never runs past MaxTempBasalMs from its start.
+func TestTempBasalDurationOutsideRangeIsRefused(t *testing.T) {
+	cfg := pump.DefaultConfig(pump.ProfileAdult)
+	for _, tc := range []struct {
+		d    units.Millis
+		want reason.Code
+	}{
+		{cfg.MinTempBasalMs - 1, reason.ParamOutOfRange},
+		{cfg.MinTempBasalMs, reason.OK},
+		{cfg.MaxTempBasalMs, reason.OK},
+		{cfg.MaxTempBasalMs + 1, reason.ParamOutOfRange},
+	} {
+		s := pump.NewState()
+		s, _ = pump.Step(&cfg, s, pump.Input{Kind: pump.InCommand, Cmd: pump.Command{Kind: pump.CmdProgramLimits, Limits: adultLimits,
+			Header: guard.Header{Counter: 1, ExpiresAtMs: units.Minute, Signer: guard.RoleClinician}}})
+		require.Equal(t, pump.ModeIdle, s.Mode)
+		c := pump.Command{Kind: pump.CmdTempBasal, Rate: adultLimits.ScheduledBasal, DurationMs: tc.d, Verdict: guard.VerdictWithin,
+			Header: guard.Header{Counter: 2, ExpiresAtMs: units.Minute, Signer: guard.RoleClinician}}
+		s, out := pump.Step(&cfg, s, pump.Input{Kind: pump.InCommand, Cmd: c})
+		var got reason.Code = 255
+		for _, o := range out.All() {
+			if o.Kind == pump.OutDecision {
+				got = o.Reason
+			}
+		}
+		assert.Equal(t, tc.want, got, "temporary basal of %d ms", tc.d)
+		assert.LessOrEqual(t, s.TempUntilMs-s.NowMs, cfg.MaxTempBasalMs, "PUMP-TEMP-DURATION: runs at most the maximum")
+	}
+}

@@ -53,6 +53,10 @@ type Options struct {
 	MaxStates int
 	// Visit, if set, is called for every transition (for trace sampling).
 	Visit func(from, to int, label string)
+	// StopAtFirst ends the exploration at the first violation (the mutation
+	// run needs only to know that one exists, and the first one found is
+	// still the shortest).
+	StopAtFirst bool
 }
 
 type node struct {
@@ -91,6 +95,9 @@ func Run[S any](sys System[S], opt Options) (Result, error) {
 				queue = append(queue, st.Next)
 				ids = append(ids, nid)
 				if opt.MaxStates > 0 && len(nodes) > opt.MaxStates {
+					// The result keeps the counters so far and the first
+					// counterexample, if one was found before the bound.
+					res.States = len(nodes)
 					return res, fmt.Errorf("explore: more than %d states", opt.MaxStates)
 				}
 			}
@@ -102,6 +109,10 @@ func Run[S any](sys System[S], opt Options) (Result, error) {
 				if res.First == nil {
 					res.First = &Counterexample{Violation: v, Trace: append(path(nodes, id), st.Label)}
 				}
+			}
+			if opt.StopAtFirst && res.First != nil {
+				res.States = len(nodes)
+				return res, nil
 			}
 		}
 	}

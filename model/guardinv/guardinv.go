@@ -68,3 +68,70 @@ func CheckCounterStep(prev, next guard.State, cmd *guard.Header, last uint64, ds
 		}
 	}
 }
+
+// Admission is the reference admission decision of a command with header h
+// after last, the observer's own last consumed counter, at now: the first
+// rule that refuses it, in the order kernel/guard.Admit applies them
+// (CMD-AUTH, CMD-REPLAY, CMD-COUNTER-STEP, CMD-EXPIRY), or reason.OK. Exact
+// integers throughout. want is the role the kernel accepts commands from.
+func Admission(h guard.Header, want guard.Role, last uint64, now, maxValidity units.Millis) reason.Code {
+	length := new(big.Int).Sub(big.NewInt(int64(h.ExpiresAtMs)), big.NewInt(int64(h.IssuedAtMs)))
+	switch {
+	case h.Signer == guard.RoleNone:
+		return reason.Unauthenticated
+	case h.Signer != want:
+		return reason.WrongRole
+	case h.Counter <= last:
+		return reason.Replay
+	case !InStep(last, h.Counter):
+		return reason.CounterJump
+	case length.Sign() <= 0 || maxValidity < 0 || length.Cmp(big.NewInt(int64(maxValidity))) > 0:
+		return reason.ValidityTooLong
+	case now < h.IssuedAtMs:
+		return reason.NotYetValid
+	case now >= h.ExpiresAtMs:
+		return reason.Expired
+	}
+	return reason.OK
+}
+
+// admissionReasons are the refusals only admission gives, with the
+// requirement each belongs to.
+var admissionReasons = map[reason.Code]string{
+	reason.Unauthenticated: "CMD-AUTH", reason.WrongRole: "CMD-AUTH",
+	reason.Replay:          "CMD-REPLAY",
+	reason.CounterJump:     CounterStep,
+	reason.ValidityTooLong: "CMD-EXPIRY", reason.NotYetValid: "CMD-EXPIRY", reason.Expired: "CMD-EXPIRY",
+}
+
+// CheckAdmission holds a kernel's decision on a command to the reference
+// admission: a command the reference refuses is refused for that reason,
+// and one it admits is not refused for an admission reason. It also holds
+// the kernel's consumed counter to the observer's (CMD-REPLAY: the counter
+// never decreases, and it is exactly the last counter admission consumed).
+// d is the decision of the command (nil for other inputs); nextLast the
+// observer's own last consumed counter after the Step.
+func CheckAdmission(h *guard.Header, want guard.Role, last uint64, now, maxValidity units.Millis, d *Decision,
+	prev, next guard.State, nextLast uint64, fail func(id, format string, args ...any)) {
+	if next.LastCounter < prev.LastCounter {
+		fail("CMD-REPLAY", "the consumed counter went back from %d to %d", prev.LastCounter, next.LastCounter)
+	}
+	if next.LastCounter != nextLast {
+		fail("CMD-REPLAY", "the kernel's consumed counter is %d, the observer's %d", next.LastCounter, nextLast)
+	}
+	if h == nil || d == nil {
+		return
+	}
+	want2 := Admission(*h, want, last, now, maxValidity)
+	if want2 != reason.OK {
+		if d.Accepted || d.Reason != want2 {
+			fail(admissionReasons[want2], "command with counter %d after %d, issued %d, expires %d, signer %d at %d: decision %v/%s, admission refuses it as %s",
+				h.Counter, last, h.IssuedAtMs, h.ExpiresAtMs, h.Signer, now, d.Accepted, d.Reason, want2)
+		}
+		return
+	}
+	if id, ok := admissionReasons[d.Reason]; ok && !d.Accepted {
+		fail(id, "command with counter %d after %d, issued %d, expires %d at %d refused as %s, but admission admits it",
+			h.Counter, last, h.IssuedAtMs, h.ExpiresAtMs, now, d.Reason)
+	}
+}

@@ -84,6 +84,21 @@ var (
 	ProgNotInTable = func() kp.Params { p := fast(kp.ModeVVI); p.LRL = 177; return p }()
 	// ProgCross has LRL above URL.
 	ProgCross = func() kp.Params { p := fast(kp.ModeDDD); p.LRL, p.URL = 175, 150; return p }()
+	// Programs one step beyond a Table 7 range or at the edge of a
+	// cross-parameter rule, all refused (PACE-PARAM-PROGRAMMABLE,
+	// PACE-CROSS-PARAM): LRL 25 and 180 ppm (below 30, above 175), URL
+	// 180 ppm (above 175),
+	// LRL = URL = 175 (no whole-ms interval meets both: 342 < 60000/175 <
+	// 343), DDD with the atrial amplitude Off, VVI with a VRP equal to the
+	// lower-rate interval (400 ms at 150 ppm), DDD with AV delay + PVARP
+	// equal to it (70 + 330 ms).
+	ProgLRL25      = func() kp.Params { p := fast(kp.ModeVVI); p.LRL = 25; return p }()
+	ProgLRL180     = func() kp.Params { p := fast(kp.ModeVVI); p.LRL = 180; return p }()
+	ProgURL180     = func() kp.Params { p := fast(kp.ModeDDD); p.URL = 180; return p }()
+	ProgLRLisURL   = func() kp.Params { p := fast(kp.ModeVVI); p.LRL, p.URL = 175, 175; return p }()
+	ProgAAmpOff    = func() kp.Params { p := fast(kp.ModeDDD); p.AAmp = 0; return p }()
+	ProgVRPAtLRI   = func() kp.Params { p := fast(kp.ModeVVI); p.VRPMs = 400; return p }()
+	ProgPVARPAtLRI = func() kp.Params { p := fast(kp.ModeDDD); p.PVARPMs = 330; return p }()
 )
 
 // Patient limits the model's set-limits commands carry.
@@ -97,6 +112,8 @@ var (
 	LimitsOffTable = kp.Limits{MinLRL: 33, MaxURL: 175}
 	// LimitsInverted has MinLRL = MaxURL.
 	LimitsInverted = kp.Limits{MinLRL: 150, MaxURL: 150}
+	// LimitsURL180 has a maximum URL of 180 ppm, above Table 7.
+	LimitsURL180 = kp.Limits{MinLRL: 30, MaxURL: 180}
 )
 
 // honest is the verdict of an honest relay: the program's LRL and URL
@@ -143,6 +160,8 @@ type System struct {
 	// Switches, when not nil, counts the answers to switch requests by
 	// reason (reason.OK: granted).
 	Switches map[reason.Code]int
+	// StopAtFirst ends the check at the first violation (cmd/mutants).
+	StopAtFirst bool
 }
 
 // New returns the model with its full domain.
@@ -321,6 +340,13 @@ func (m *System) Inputs(s State) []Input {
 	honestProg("program VVI 150/175", ProgVVI)
 	honestProg("program LRL 177", ProgNotInTable)
 	honestProg("program LRL>URL", ProgCross)
+	honestProg("program LRL 25", ProgLRL25)
+	honestProg("program LRL 180", ProgLRL180)
+	honestProg("program URL 180", ProgURL180)
+	honestProg("program LRL=URL=175", ProgLRLisURL)
+	honestProg("program DDD A amplitude off", ProgAAmpOff)
+	honestProg("program VVI VRP=LRI", ProgVRPAtLRI)
+	honestProg("program DDD AV+PVARP=LRI", ProgPVARPAtLRI)
 	lyingProg("program DDD 150/175", ProgDDD)
 	cmd("pace-now", fresh, kp.Command{Kind: kp.CmdPaceNow})
 	setLimits(LimitsFast)
@@ -342,6 +368,24 @@ func (m *System) Inputs(s State) []Input {
 	jump := fresh
 	jump.Counter = last + guard.MaxCounterStep + 1
 	cmd("JUMP program VVI counter=last+step+1 verdict=within", jump, prog(ProgVVI, guard.VerdictWithin))
+	// CMD-EXPIRY: valid for exactly the maximum, 1 ms longer, an empty
+	// window, issued 1 ms in the future. The program is one that changes
+	// nothing a fresh one would not (the safe-point rule applies it later).
+	probe := func(label string, h guard.Header) {
+		cmd(label+" program VVI 150/175 verdict="+vd(honest(ProgVVI, lim)), h, prog(ProgVVI, honest(ProgVVI, lim)))
+	}
+	maxValid := fresh
+	maxValid.ExpiresAtMs = now + m.Cfg.MaxCommandValidityMs
+	probe("valid for the maximum", maxValid)
+	tooLong := fresh
+	tooLong.ExpiresAtMs = now + m.Cfg.MaxCommandValidityMs + 1
+	probe("TOO-LONG valid for max+1ms", tooLong)
+	empty := fresh
+	empty.ExpiresAtMs = now
+	probe("EMPTY-WINDOW", empty)
+	future := fresh
+	future.IssuedAtMs = now + 1
+	probe("FUTURE issued now+1ms", future)
 	if !m.Full {
 		return ins
 	}
@@ -358,6 +402,8 @@ func (m *System) Inputs(s State) []Input {
 	cmd("temporary VVI 400ms verdict="+vd(lie(ProgVVI, lim))+" (lie)", fresh, kp.Command{Kind: kp.CmdProgramTemporary, Params: ProgVVI, DurationMs: 400, Verdict: lie(ProgVVI, lim)})
 	setLimits(LimitsOffTable)
 	setLimits(LimitsInverted)
+	setLimits(LimitsURL180)
+	cmd("temporary VVI 401ms verdict="+vd(honest(ProgVVI, lim)), fresh, kp.Command{Kind: kp.CmdProgramTemporary, Params: ProgVVI, DurationMs: m.Cfg.MaxTemporaryMs + 1, Verdict: honest(ProgVVI, lim)})
 	cmd("end-temporary", fresh, kp.Command{Kind: kp.CmdEndTemporary})
 	relay := fresh
 	relay.Signer = guard.RoleRelay
@@ -389,7 +435,74 @@ func (m *System) Successors(s State) []explore.Step[State] {
 		}
 		out = append(out, st)
 	}
+	// A probe is a self-loop in the exploration: its step is checked, its
+	// successor (Fault) not explored.
+	for _, p := range m.Probes(s) {
+		_, vs := m.Apply(p.State, p.In)
+		st := explore.Step[State]{Label: p.Label, Next: s}
+		for _, v := range vs {
+			if !slices.Contains(m.Ignore, v.ID) {
+				st.Violations = append(st.Violations, v.Error())
+			}
+		}
+		out = append(out, st)
+	}
 	return out
+}
+
+// Corruptions are the memory corruptions the model injects, as probes, in
+// every state: each makes a state the kernel itself could never produce
+// (PACE-FAULT-SAFE: the next Step must go to Fault with the safe backup
+// setting and an alert, and keep the consumed counter).
+func Corruptions(k kp.State) []Corruption {
+	cs := []Corruption{
+		{"operating state out of range", func(s *kp.State) { s.Op = kp.Op(kp.NumOps) }},
+		{"parameters in force not the operating state's", func(s *kp.State) { s.Active.LRL++ }},
+		{"permanent program off Table 7", func(s *kp.State) { s.Perm.LRL = 177 }},
+		{"last V event in the future", func(s *kp.State) { s.LastVMs = s.NowMs + 1 }},
+		{"patient limits excluding the permanent program", func(s *kp.State) { s.Limits.MinLRL = s.Perm.LRL + 5 }},
+		{"patient limits off Table 7", func(s *kp.State) { s.Limits.MinLRL = 29 }},
+	}
+	if !k.Active.Mode.Dual() {
+		cs = append(cs, Corruption{"AV delay running in a single-chamber mode", func(s *kp.State) { s.AVPending = true }})
+	}
+	return cs
+}
+
+// Corruption names a change of the kernel's state.
+type Corruption struct {
+	Label string
+	Apply func(*kp.State)
+}
+
+// Probe is an input checked from a state without exploring its successor.
+type Probe struct {
+	Label string
+	State State
+	In    kp.Input
+}
+
+// Probes lists the inputs the model checks from every state (outside a
+// blackout) without exploring what follows them: a clock that goes back by
+// 1 ms and every memory corruption, each followed by a tick. Both lead to
+// Fault, whose behaviour the watchdog and lead-fault inputs already
+// explore.
+func (m *System) Probes(s State) []Probe {
+	if s.Blackout || s.Events >= m.PerTick {
+		return nil
+	}
+	now := s.K.NowMs
+	var ps []Probe
+	if now > 0 {
+		ps = append(ps, Probe{Label: fmt.Sprintf("t=%dms PROBE clock back 1 ms", now), State: s, In: kp.Input{Kind: kp.InTick, NowMs: now - 1}})
+	}
+	for _, c := range Corruptions(s.K) {
+		cs := s
+		c.Apply(&cs.K)
+		cs.G.Corrupted = true
+		ps = append(ps, Probe{Label: fmt.Sprintf("t=%dms PROBE corruption (%s), then tick", now, c.Label), State: cs, In: kp.Input{Kind: kp.InTick, NowMs: now}})
+	}
+	return ps
 }
 
 // Apply steps the kernel and the observer. A granted slot switch starts the
@@ -415,5 +528,5 @@ func (m *System) Apply(s State, in kp.Input) (State, []pacerinv.Violation) {
 
 // Check runs the exhaustive exploration.
 func Check(m *System) (explore.Result, error) {
-	return explore.Run[State](m, explore.Options{MaxStates: 5_000_000})
+	return explore.Run[State](m, explore.Options{MaxStates: 5_000_000, StopAtFirst: m.StopAtFirst})
 }

@@ -42,6 +42,7 @@ const (
 	FaultSafe         = "PACE-FAULT-SAFE"
 	PatientLimits     = "PACE-PATIENT-LIMITS"
 	UpdateSwitch      = "PACE-UPDATE-SWITCH"
+	AVDelay           = "PACE-AV-DELAY"
 	CmdAuth           = "CMD-AUTH"
 	CmdReplay         = "CMD-REPLAY"
 	CmdCounterStep    = guardinv.CounterStep
@@ -51,10 +52,10 @@ const (
 
 // IDs lists every requirement this observer checks.
 var IDs = []string{ParamProgrammable, CrossParam, LRL, URL, Refractory, SafePoint, FaultSafe, PatientLimits,
-	UpdateSwitch, CmdAuth, CmdReplay, CmdCounterStep, CmdExpiry, CmdVerdict}
+	UpdateSwitch, AVDelay, CmdAuth, CmdReplay, CmdCounterStep, CmdExpiry, CmdVerdict}
 
 // PacerIDs lists the pacer's own requirements (without the shared CMD-* ones).
-var PacerIDs = IDs[:9]
+var PacerIDs = IDs[:10]
 
 // msPerMinute: 60000 ms per minute, the numerator of every rate interval.
 const msPerMinute = 60000
@@ -87,6 +88,10 @@ type Ghost struct {
 	// the kernel before. PACE-UPDATE-SWITCH.
 	Switching     bool
 	SwitchUntilMs units.Millis
+	// Corrupted is set by the caller for one Step: the state before it is
+	// not one the kernel produced (memory corruption injected by the model
+	// check). Observe clears it. PACE-FAULT-SAFE.
+	Corrupted bool
 }
 
 // NewGhost is the observer of a kernel that powered on with state s: the
@@ -114,6 +119,11 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 	clockBack := now < prev.NowMs
 
 	prevMax := g.MaxSignedCounter
+	corrupted := g.Corrupted
+	g.Corrupted = false
+	if corrupted {
+		return observeCorrupted(g, prev, in, out, nxt)
+	}
 	if !clockBack && in.Kind == pacer.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && guardinv.InStep(g.MaxSignedCounter, in.Cmd.Header.Counter) {
 		g.MaxSignedCounter = in.Cmd.Header.Counter
 	}
@@ -127,6 +137,11 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 		if (faultIn || clockBack) && !hasAlert(items) {
 			fail(FaultSafe, "%s without an alert", inputName(in))
 		}
+	}
+	// The kernel never faults of its own accord: every state it produces
+	// passes its own corruption check.
+	if nxt.Op == pacer.OpFault && prev.Op != pacer.OpFault && !faultIn && !clockBack {
+		fail(FaultSafe, "entered fault on %s without a fault", inputName(in))
 	}
 	switch nxt.Op {
 	case pacer.OpPowerOnReset, pacer.OpFault:
@@ -200,6 +215,14 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 				}
 				g.LastVMs, g.AVPending = now, false
 			} else {
+				// PACE-AV-DELAY: in a dual-chamber mode the atrial escape
+				// comes no sooner than the AV delay before the lower-rate
+				// deadline (ventricular-based timing).
+				if cp.Mode.Dual() {
+					if ea := atrialEscape(g, cp); now < ea {
+						fail(AVDelay, "atrial pace at %d before the atrial escape at %d (last V %d, LRL %d, AV %d)", now, ea, g.LastVMs, cp.LRL, cp.AVDelayMs)
+					}
+				}
 				if cp.Mode.RateChamber() == pacer.ChamberAtrium {
 					if iv := now - g.LastAMs; int64(iv)*int64(cp.URL) < msPerMinute {
 						fail(URL, "atrial pace %d ms after the last atrial event, upper rate %d ppm", iv, cp.URL)
@@ -260,6 +283,7 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 			}
 		}
 	}
+	checkApplied(prev, in, items, nxt, fail)
 	if (in.Kind == pacer.InSwitchRequest) != (answers == 1) || answers > 1 {
 		fail(UpdateSwitch, "%d switch answers to %s", answers, inputName(in))
 	}
@@ -289,6 +313,7 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 			fail(LRL, "wake-up %d (set=%v) misses the lower-rate deadline after %d at %d ppm", out.WakeAtMs, out.HaveWake, g.AnchorMs, g.BoundLRL)
 		}
 	}
+	checkAVDelay(g, cp, now, &out, fail)
 	g.WakeAtMs, g.HaveWake = out.WakeAtMs, out.HaveWake
 
 	checkParams(nxt, fail)
@@ -307,8 +332,71 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 		}
 	}
 	guardinv.CheckCounterStep(prev.Guard, nxt.Guard, cmd, prevMax, ds, fail)
+	var dec *guardinv.Decision
+	if cmd != nil && len(ds) > 0 {
+		dec = &ds[0]
+	}
+	guardinv.CheckAdmission(cmd, guard.RoleClinician, prevMax, now, cfg.MaxCommandValidityMs, dec, prev.Guard, nxt.Guard, g.MaxSignedCounter, fail)
 	checkLimits(g, nxt, fail)
 	return vs
+}
+
+// observeCorrupted checks the Step from a corrupted state (PACE-FAULT-SAFE):
+// the kernel goes to Fault with the safe backup setting and a state-corrupt
+// alert, keeps the consumed counter (a fault must not reopen replay), and
+// answers a switch request with a refusal. The observer restarts its
+// timing record from the kernel's new cycle, which starts now.
+func observeCorrupted(g *Ghost, prev pacer.State, in pacer.Input, out pacer.Outputs, nxt pacer.State) []Violation {
+	var vs []Violation
+	fail := func(id, f string, a ...any) { vs = append(vs, Violation{ID: id, Detail: fmt.Sprintf(f, a...)}) }
+	items := out.All()
+	stateCorrupt := false
+	for _, o := range items {
+		stateCorrupt = stateCorrupt || o.Kind == pacer.OutAlert && o.Reason == reason.StateCorrupt
+		if o.Kind == pacer.OutSwitch && o.Accepted {
+			fail(UpdateSwitch, "switch granted from a corrupted state")
+		}
+	}
+	if nxt.Op != pacer.OpFault || !isSafe(nxt.Active, 50) || !stateCorrupt {
+		fail(FaultSafe, "corrupted state (%s) left %s with %s %d ppm, state-corrupt alert %v", inputName(in), nxt.Op, nxt.Active.Mode, nxt.Active.LRL, stateCorrupt)
+	}
+	if nxt.Guard.LastCounter != prev.Guard.LastCounter || nxt.Guard.LastCounter != g.MaxSignedCounter {
+		fail(CmdReplay, "the fault of a corrupted state moved the consumed counter from %d to %d (observer %d)", prev.Guard.LastCounter, nxt.Guard.LastCounter, g.MaxSignedCounter)
+	}
+	return vs
+}
+
+// atrialEscape is the observer's own atrial escape time in a dual-chamber
+// mode: the last ventricular event plus the longest whole-ms interval that
+// meets the lower rate (60000/LRL rounded down), less the AV delay.
+func atrialEscape(g *Ghost, p pacer.Params) units.Millis {
+	return g.LastVMs + units.Millis(msPerMinute/int64(p.LRL)) - p.AVDelayMs
+}
+
+// checkAVDelay is PACE-AV-DELAY at the end of a Step, in a dual-chamber
+// mode (DOO, DDD): with no AV delay running, the atrial escape is not yet
+// due and the announced wake-up is no later than it; with an AV delay
+// running, its end (the atrial event plus the AV delay, never after the
+// lower-rate deadline, delayed to the upper-rate interval when tracking a
+// fast atrium) is not yet due and the wake-up is no later than it. Together
+// with the check on each atrial pace, the atrium is paced at LRI − AV after
+// the last ventricular event and the ventricle AV after the atrium.
+func checkAVDelay(g *Ghost, p pacer.Params, now units.Millis, out *pacer.Outputs, fail func(string, string, ...any)) {
+	if !p.Mode.Dual() {
+		return
+	}
+	due, what := atrialEscape(g, p), "atrial escape"
+	if g.AVPending {
+		lri := units.Millis(msPerMinute / int64(p.LRL))
+		uri := units.Millis((msPerMinute + int64(p.URL) - 1) / int64(p.URL))
+		due, what = max(min(g.LastAMs+p.AVDelayMs, g.LastVMs+lri), g.LastVMs+uri), "end of the AV delay"
+	}
+	if now >= due {
+		fail(AVDelay, "%s at %d overdue at %d in %s (last V %d, last A %d, AV %d)", what, due, now, p.Mode, g.LastVMs, g.LastAMs, p.AVDelayMs)
+	}
+	if !out.HaveWake || out.WakeAtMs > due {
+		fail(AVDelay, "wake-up %d (set=%v) after the %s at %d in %s", out.WakeAtMs, out.HaveWake, what, due, p.Mode)
+	}
 }
 
 // checkSwitch is PACE-UPDATE-SWITCH for one switch answer o, given the
@@ -478,6 +566,36 @@ func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64,
 			g.Limits = l
 		}
 	}
+	// PACE-PATIENT-LIMITS: admitted new limits are refused as malformed if
+	// they are not a Table 7 rate range with MinLRL below MaxURL, refused
+	// as excluding a stored program if one lies outside them, and accepted
+	// otherwise.
+	if in.Kind == pacer.InCommand && c.Kind == pacer.CmdSetLimits && prev.Op != pacer.OpFault &&
+		guardinv.Admission(h, guard.RoleClinician, prevMax, in.NowMs, cfg.MaxCommandValidityMs) == reason.OK {
+		l := c.Limits
+		for _, o := range items {
+			if o.Kind != pacer.OutDecision {
+				continue
+			}
+			switch {
+			case !member(lrls, int(l.MinLRL)) || !member(urls, int(l.MaxURL)):
+				if o.Accepted || o.Reason != reason.PacerParamNotProgrammable {
+					fail(PatientLimits, "limits %d..%d off Table 7 decided %v/%s", l.MinLRL, l.MaxURL, o.Accepted, o.Reason)
+				}
+			case l.MinLRL >= l.MaxURL:
+				if o.Accepted || o.Reason != reason.PacerCrossParam {
+					fail(PatientLimits, "limits %d..%d with MinLRL not below MaxURL decided %v/%s", l.MinLRL, l.MaxURL, o.Accepted, o.Reason)
+				}
+			case storedOutside(prev, l) != "":
+				if o.Accepted || o.Reason != reason.PacerLimitsExcludeCurrent {
+					fail(PatientLimits, "limits %d..%d excluding the %s decided %v/%s", l.MinLRL, l.MaxURL, storedOutside(prev, l), o.Accepted, o.Reason)
+				}
+			case !o.Accepted:
+				fail(PatientLimits, "sound limits %d..%d refused as %s", l.MinLRL, l.MaxURL, o.Reason)
+			}
+			break
+		}
+	}
 	// CMD-VERDICT: a verdict contradicting the exact check raises an alert,
 	// and only such a verdict does (a program the relay could not judge,
 	// e.g. one off Table 7's increments, is refused without one).
@@ -496,6 +614,31 @@ func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64,
 	}
 	within := exactWithin(c.Params, g.Limits)
 	lie := c.Verdict == guard.VerdictWithin && !within || c.Verdict == guard.VerdictOutside && within
+	// PACE-PARAM-PROGRAMMABLE, PACE-CROSS-PARAM: a program the verdict rule
+	// lets through is refused for the first of the kernel's own rules it
+	// breaks, by its name, and accepted if it breaks none.
+	if c.Verdict == guard.VerdictWithin && within {
+		var d *pacer.Output
+		for i := range items {
+			if items[i].Kind == pacer.OutDecision {
+				d = &items[i]
+				break
+			}
+		}
+		switch {
+		case d == nil:
+		case Programmable(c.Params) != "":
+			if d.Accepted || d.Reason != reason.PacerParamNotProgrammable {
+				fail(ParamProgrammable, "program off Table 7 (%s) decided %v/%s", Programmable(c.Params), d.Accepted, d.Reason)
+			}
+		case Cross(c.Params) != "":
+			if d.Accepted || d.Reason != reason.PacerCrossParam {
+				fail(CrossParam, "program that is not pacable (%s) decided %v/%s", Cross(c.Params), d.Accepted, d.Reason)
+			}
+		case !d.Accepted && d.Reason != reason.ModeForbids:
+			fail(CrossParam, "pacable program within the limits refused as %s", d.Reason)
+		}
+	}
 	switch {
 	case lie && !mismatch:
 		fail(CmdVerdict, "verdict %d contradicts the exact check of %s but no alert", c.Verdict, c.Kind)
@@ -568,4 +711,45 @@ func inputName(in pacer.Input) string {
 		return "switch request"
 	}
 	return "input?"
+}
+
+// checkApplied is PACE-SAFE-POINT's other half: a program that takes
+// effect is the one that was accepted, in the operating state it asked
+// for (a temporary program runs as temporary, a permanent one or the end
+// of a temporary one as permanent). Checked when one program takes effect
+// in the Step and nothing acts at once after it (a fault, a magnet,
+// pace-now, a clock going back).
+func checkApplied(prev pacer.State, in pacer.Input, items []pacer.Output, nxt pacer.State, fail func(string, string, ...any)) {
+	applied, cmdFirst := 0, false
+	for _, o := range items {
+		switch {
+		case o.Kind == pacer.OutApplied:
+			applied++
+		case o.Kind == pacer.OutDecision && o.Accepted && applied == 0:
+			cmdFirst = true // the command's pending program replaced any earlier one
+		}
+	}
+	if applied != 1 || in.Kind == pacer.InHAL || in.NowMs < prev.NowMs || nxt.Op == pacer.OpFault ||
+		in.Kind == pacer.InCommand && in.Cmd.Kind == pacer.CmdPaceNow {
+		return
+	}
+	want, op, ok := prev.Pending, pacer.OpPermanent, prev.HavePending
+	if ok && prev.PendingEv == pacer.EvTemporary {
+		op = pacer.OpTemporary
+	}
+	if cmdFirst && in.Kind == pacer.InCommand {
+		switch in.Cmd.Kind {
+		case pacer.CmdProgram:
+			want, op, ok = in.Cmd.Params, pacer.OpPermanent, true
+		case pacer.CmdProgramTemporary:
+			want, op, ok = in.Cmd.Params, pacer.OpTemporary, true
+		case pacer.CmdEndTemporary:
+			want, op, ok = prev.Perm, pacer.OpPermanent, true
+		default:
+			ok = false
+		}
+	}
+	if ok && (nxt.Active != want || nxt.Op != op) {
+		fail(SafePoint, "the program that took effect is %s %d ppm in %s, the accepted one %s %d ppm in %s", nxt.Active.Mode, nxt.Active.LRL, nxt.Op, want.Mode, want.LRL, op)
+	}
 }

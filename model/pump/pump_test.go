@@ -81,8 +81,8 @@ func TestCounterStepInputs(t *testing.T) {
 		label    string
 		wantLast uint64
 	}{
-		{"t=0min bolus 10 counter=last+step verdict=within", guard.MaxCounterStep},
-		{"t=0min JUMP bolus 10 counter=last+step+1 verdict=within", 0},
+		{"t=0min bolus 19 counter=last+step verdict=within", guard.MaxCounterStep},
+		{"t=0min JUMP bolus 19 counter=last+step+1 verdict=within", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.label, func(t *testing.T) {

@@ -33,6 +33,7 @@ const (
 	AlarmAck       = "PUMP-ALARM-ACK"
 	LimitsRange    = "PUMP-LIMITS-RANGE"
 	UpdateSwitch   = "PUMP-UPDATE-SWITCH"
+	TempDuration   = "PUMP-TEMP-DURATION"
 	CmdAuth        = "CMD-AUTH"
 	CmdReplay      = "CMD-REPLAY"
 	CmdCounterStep = guardinv.CounterStep
@@ -43,7 +44,7 @@ const (
 
 // IDs lists every requirement this observer checks.
 var IDs = []string{MaxBolus, MaxBasal, MaxIOB, BolusInterval, DailyMax, Halt, GlucoseGate,
-	Reservoir, FaultStop, AlarmAck, LimitsRange, UpdateSwitch, CmdAuth, CmdReplay, CmdCounterStep, CmdExpiry, CmdVerdict, FaultSafeState}
+	Reservoir, FaultStop, AlarmAck, LimitsRange, UpdateSwitch, TempDuration, CmdAuth, CmdReplay, CmdCounterStep, CmdExpiry, CmdVerdict, FaultSafeState}
 
 // Delivery is one delivery in the observer's exact history.
 type Delivery struct {
@@ -73,6 +74,10 @@ type Ghost struct {
 	// completion (a delivery-done event) nor a motor stop has been seen
 	// since. PUMP-UPDATE-SWITCH.
 	BolusRunning bool
+	// Corrupted is set by the caller for one Step: the state before it is
+	// not one the kernel produced (memory corruption injected by the model
+	// check). Observe clears it. FAULT-SAFE.
+	Corrupted bool
 }
 
 // Clone returns an independent copy.
@@ -100,8 +105,11 @@ func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pum
 
 	// Inputs the observer tracks on its own.
 	prevMax := g.MaxSignedCounter
-	// A command arriving with a clock that went back is never looked at.
-	if in.NowMs >= prev.NowMs && in.Kind == pump.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && guardinv.InStep(g.MaxSignedCounter, in.Cmd.Header.Counter) {
+	corrupted := g.Corrupted
+	g.Corrupted = false
+	// A command arriving with a clock that went back, or at a corrupted
+	// state, is never looked at.
+	if !corrupted && in.NowMs >= prev.NowMs && in.Kind == pump.InCommand && in.Cmd.Header.Signer == guard.RoleClinician && guardinv.InStep(g.MaxSignedCounter, in.Cmd.Header.Counter) {
 		g.MaxSignedCounter = in.Cmd.Header.Counter
 	}
 	// Glucose seen before this step's deliveries (readings arrive after the
@@ -198,8 +206,10 @@ func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pum
 		}
 	}
 	// PUMP-LIMITS-RANGE.
-	if nxt.Mode != pump.ModeInit && nxt.Mode != pump.ModeFault && !pump.LimitsInRange(cfg, nxt.Limits) {
-		fail(LimitsRange, "limits out of range: %+v", nxt.Limits)
+	if nxt.Mode != pump.ModeInit && nxt.Mode != pump.ModeFault {
+		if why := LimitsOutOfRange(cfg, nxt.Limits); why != "" {
+			fail(LimitsRange, "limits out of range (%s): %+v", why, nxt.Limits)
+		}
 	}
 	// PUMP-FAULT-STOP.
 	if stopEvent && prev.Mode != pump.ModeInit {
@@ -214,6 +224,36 @@ func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pum
 	if (faultEvent || clockBack) && (nxt.Mode != pump.ModeFault || !hasKind(items, pump.OutStop) || !hasKind(items, pump.OutAlert)) {
 		fail(FaultSafeState, "fault input left mode %s (stop=%v alert=%v)", nxt.Mode, hasKind(items, pump.OutStop), hasKind(items, pump.OutAlert))
 	}
+	// FAULT-SAFE: a corrupted state is driven to Fault with a stop and an
+	// alert, delivering nothing and keeping the consumed counter (a fault
+	// must not reopen replay); Fault is absorbing; and the kernel never
+	// faults on its own accord: every state it produces passes its own
+	// corruption check, so Fault follows only a fault input, a clock that
+	// went back or a corrupted state.
+	if corrupted {
+		if nxt.Mode != pump.ModeFault || !hasKind(items, pump.OutStop) || !hasAlert(items, reason.StateCorrupt) || out.Delivered() != 0 {
+			fail(FaultSafeState, "corrupted state left mode %s (stop=%v corrupt-alert=%v delivered=%d)", nxt.Mode, hasKind(items, pump.OutStop), hasAlert(items, reason.StateCorrupt), out.Delivered())
+		}
+	}
+	if prev.Mode == pump.ModeFault && nxt.Mode != pump.ModeFault {
+		fail(FaultSafeState, "left Fault for %s", nxt.Mode)
+	}
+	if nxt.Mode == pump.ModeFault && prev.Mode != pump.ModeFault && !corrupted && !faultEvent && !clockBack {
+		fail(FaultSafeState, "entered Fault on %s without a fault", inputKind(in))
+	}
+	// PUMP-RESERVOIR: an empty reading while running stops and alarms.
+	if in.Kind == pump.InHAL && in.HAL == pump.HALReservoir && in.ReservoirCU == 0 && !clockBack && !corrupted &&
+		(prev.Mode == pump.ModeIdle || prev.Mode == pump.ModeDelivering) {
+		if nxt.Mode != pump.ModeAlarm || !hasKind(items, pump.OutStop) || !hasAlert(items, reason.ReservoirEmpty) {
+			fail(Reservoir, "empty reservoir in %s left mode %s (stop=%v alert=%v)", prev.Mode, nxt.Mode, hasKind(items, pump.OutStop), hasAlert(items, reason.ReservoirEmpty))
+		}
+	}
+	// PUMP-TEMP-DURATION: a temporary basal runs for a duration within
+	// [MinTempBasalMs, MaxTempBasalMs]: no temporary rate is ever in force
+	// beyond MaxTempBasalMs from now.
+	if nxt.TempActive && nxt.TempUntilMs-nxt.NowMs > cfg.MaxTempBasalMs {
+		fail(TempDuration, "temporary basal runs until %d, %d ms from now, longer than %d", nxt.TempUntilMs, nxt.TempUntilMs-nxt.NowMs, cfg.MaxTempBasalMs)
+	}
 	// PUMP-ALARM-ACK: only an accepted acknowledgement leaves Alarm (or a fault).
 	if prev.Mode == pump.ModeAlarm && nxt.Mode != pump.ModeAlarm && nxt.Mode != pump.ModeFault {
 		if accepted == nil || accepted.Cmd != pump.CmdAckAlarm {
@@ -223,6 +263,24 @@ func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pum
 	if accepted != nil {
 		checkAccepted(cfg, in, prev, prevMax, accepted, fail)
 	}
+	if in.Kind == pump.InCommand && !clockBack && !corrupted {
+		checkDecision(cfg, in, prev, prevMax, items, fail)
+	}
+	// CMD-AUTH, CMD-REPLAY, CMD-COUNTER-STEP, CMD-EXPIRY: the admission
+	// decision is the reference one, and the kernel consumed the counter
+	// the observer saw consumed.
+	var hdr *guard.Header
+	var dec *guardinv.Decision
+	if in.Kind == pump.InCommand && !clockBack && !corrupted {
+		hdr = &in.Cmd.Header
+		for _, o := range items {
+			if o.Kind == pump.OutDecision {
+				dec = &guardinv.Decision{Accepted: o.Accepted, Reason: o.Reason}
+				break
+			}
+		}
+	}
+	guardinv.CheckAdmission(hdr, guard.RoleClinician, prevMax, now, cfg.MaxCommandValidityMs, dec, prev.Guard, nxt.Guard, g.MaxSignedCounter, fail)
 	// CMD-COUNTER-STEP.
 	var cmd *guard.Header
 	if in.Kind == pump.InCommand {
@@ -242,6 +300,120 @@ func Observe(cfg *pump.Config, g *Ghost, prev pump.State, in pump.Input, out pum
 		}
 	}
 	return vs
+}
+
+// hardLimits is the observer's own copy of the profiles' hard limits
+// (AndroidAPS HardLimits: child / teen / adult / resistant adult /
+// pregnant: max bolus 5/10/17/25/60 U, max basal 2/5/10/12/25 U/h, max IOB
+// 7/13/22/30/70 U; the daily ceiling 24 h of maximum basal plus three
+// maximum boluses), in 0.01 U and 0.01 U/h.
+var hardLimits = []pump.HardLimits{
+	{MaxBolus: 500, MaxBasal: 200, MaxIOB: 700, MaxDaily: 24*200 + 3*500},
+	{MaxBolus: 1000, MaxBasal: 500, MaxIOB: 1300, MaxDaily: 24*500 + 3*1000},
+	{MaxBolus: 1700, MaxBasal: 1000, MaxIOB: 2200, MaxDaily: 24*1000 + 3*1700},
+	{MaxBolus: 2500, MaxBasal: 1200, MaxIOB: 3000, MaxDaily: 24*1200 + 3*2500},
+	{MaxBolus: 6000, MaxBasal: 2500, MaxIOB: 7000, MaxDaily: 24*2500 + 3*6000},
+}
+
+// Programmable ranges, the observer's own: AndroidAPS SafetyPlugin max
+// bolus from 0.1 U; Loop's suspend-threshold guardrail 67–110 mg/dL.
+const (
+	minProgMaxBolus = 10
+	minSuspendBelow = 67
+	maxSuspendBelow = 110
+)
+
+// LimitsOutOfRange is the observer's own PUMP-LIMITS-RANGE rule: "" if
+// every programmed limit lies in its programmable range, under the
+// profile's hard limit, and the scheduled basal under the maximum basal
+// (the cross-parameter rule); else the first that does not.
+func LimitsOutOfRange(cfg *pump.Config, l pump.Limits) string {
+	if int(cfg.Profile) >= len(hardLimits) {
+		return "unknown profile"
+	}
+	h := hardLimits[cfg.Profile]
+	switch {
+	case l.MaxBolus < minProgMaxBolus || l.MaxBolus > h.MaxBolus:
+		return fmt.Sprintf("max bolus %d outside [%d, %d]", l.MaxBolus, minProgMaxBolus, h.MaxBolus)
+	case l.MaxBasal < 1 || l.MaxBasal > h.MaxBasal:
+		return fmt.Sprintf("max basal %d outside [1, %d]", l.MaxBasal, h.MaxBasal)
+	case l.MaxIOB < 1 || l.MaxIOB > h.MaxIOB:
+		return fmt.Sprintf("max IOB %d outside [1, %d]", l.MaxIOB, h.MaxIOB)
+	case l.MaxDaily < 1 || l.MaxDaily > h.MaxDaily:
+		return fmt.Sprintf("max daily %d outside [1, %d]", l.MaxDaily, h.MaxDaily)
+	case l.MinBolusInterval < 0 || l.MinBolusInterval > cfg.WindowMs:
+		return fmt.Sprintf("bolus interval %d outside [0, %d]", l.MinBolusInterval, cfg.WindowMs)
+	case l.SuspendBelow < minSuspendBelow || l.SuspendBelow > maxSuspendBelow:
+		return fmt.Sprintf("suspend threshold %d outside [%d, %d]", l.SuspendBelow, minSuspendBelow, maxSuspendBelow)
+	case l.ScheduledBasal < 0 || l.ScheduledBasal > l.MaxBasal:
+		return fmt.Sprintf("scheduled basal %d outside [0, max basal %d]", l.ScheduledBasal, l.MaxBasal)
+	}
+	return ""
+}
+
+// checkDecision holds the decision on an admitted command whose outcome
+// the observer can tell exactly to it: programming limits is accepted iff
+// they are in range (in a mode that takes them: Init, Idle, Suspended),
+// PUMP-LIMITS-RANGE; a temporary basal whose duration is outside
+// [MinTempBasalMs, MaxTempBasalMs] is refused as out of range and never
+// accepted, PUMP-TEMP-DURATION; and a verdict-mismatch alert is raised only
+// for a verdict that contradicts the exact check, CMD-VERDICT.
+func checkDecision(cfg *pump.Config, in pump.Input, prev pump.State, prevMax uint64, items []pump.Output, fail func(string, string, ...any)) {
+	c := in.Cmd
+	var d *pump.Output
+	for i := range items {
+		if items[i].Kind == pump.OutDecision {
+			d = &items[i]
+			break
+		}
+	}
+	if d == nil || !admitted(cfg, prev, prevMax, in) {
+		return
+	}
+	if hasAlert(items, reason.VerdictMismatch) && !contradicts(cfg, prev, c) {
+		fail(CmdVerdict, "verdict-mismatch alert on %s with verdict %d, which agrees with the exact check", c.Kind, c.Verdict)
+	}
+	// PUMP-HALT: a halted pump takes no new therapy: a bolus only in Idle,
+	// a temporary basal only while running.
+	if d.Accepted && (c.Kind == pump.CmdBolus && prev.Mode != pump.ModeIdle ||
+		c.Kind == pump.CmdTempBasal && pump.HaltedMode(prev.Mode)) {
+		fail(Halt, "accepted %s in mode %s", c.Kind, prev.Mode)
+	}
+	switch c.Kind {
+	case pump.CmdProgramLimits:
+		why := LimitsOutOfRange(cfg, c.Limits)
+		takes := prev.Mode == pump.ModeInit || prev.Mode == pump.ModeIdle || prev.Mode == pump.ModeSuspended
+		switch {
+		case why != "" && d.Accepted:
+			fail(LimitsRange, "accepted limits out of range (%s)", why)
+		case why == "" && takes && !d.Accepted:
+			fail(LimitsRange, "in-range limits %+v refused in %s (%s)", c.Limits, prev.Mode, d.Reason)
+		}
+	case pump.CmdTempBasal:
+		out := c.DurationMs < cfg.MinTempBasalMs || c.DurationMs > cfg.MaxTempBasalMs
+		switch {
+		case out && d.Accepted:
+			fail(TempDuration, "accepted a temporary basal of %d ms, outside [%d, %d]", c.DurationMs, cfg.MinTempBasalMs, cfg.MaxTempBasalMs)
+		case out && prev.Mode != pump.ModeInit && d.Reason != reason.ParamOutOfRange:
+			fail(TempDuration, "temporary basal of %d ms refused as %s, not as out of range", c.DurationMs, d.Reason)
+		}
+	}
+}
+
+func inputKind(in pump.Input) string {
+	switch in.Kind {
+	case pump.InTick:
+		return "tick"
+	case pump.InCommand:
+		return "command " + in.Cmd.Kind.String()
+	case pump.InGlucose:
+		return "glucose"
+	case pump.InHAL:
+		return "hal " + in.HAL.String()
+	case pump.InSwitchRequest:
+		return "switch request"
+	}
+	return "input?"
 }
 
 // checkSwitch is PUMP-UPDATE-SWITCH: every switch request gets exactly one

@@ -92,9 +92,12 @@ func pick(rng *rand.Rand, s mpump.State, ins []mpump.Input) mpump.Input {
 			return needed(k.Mode == kp.ModeInit)
 		case has("hal reservoir 100"):
 			return needed(k.ReservoirCU < 30)
-		case has("glucose 120"):
+		case has("FUTURE"):
+			// Issued after now: an issue age TLC's .cfg cannot write.
+			return 0
+		case has("glucose 70"):
 			return needed(needGlucose)
-		case has("bolus 10 verdict=within") && !attack:
+		case has("bolus 19 verdict=within") && !attack:
 			return needed(k.Mode == kp.ModeIdle)
 		case has("delivery-done"):
 			return needed(k.Mode == kp.ModeDelivering)
