@@ -98,7 +98,6 @@ var (
 	executed        = want{"executed (the kernel accepted)", func(o outcome) bool { return o.Class == cExecuted }}
 	clean           = want{"no plaintext dose anywhere", func(o outcome) bool { return o.Class == cClean }}
 	found           = want{"the detector finds the dose", func(o outcome) bool { return o.Class == cFound }}
-	accepted        = want{"the relay accepts", func(o outcome) bool { return o.Class == cAccepted }}
 	storedUnder1MiB = want{"the relay's data grows by less than 1 MiB", func(o outcome) bool { return o.Class == cStored && o.Stored < 1<<20 }}
 	closedIn15s     = want{"connection closed by the relay within 15 s", func(o outcome) bool { return o.Class == cClosed && o.After <= 15*time.Second }}
 	ifheExecuted    = ifheExit(0, true, "")

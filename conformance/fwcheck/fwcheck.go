@@ -309,23 +309,6 @@ func (s *session) syncTime() error {
 	return nil
 }
 
-// viaRelay builds a command as the controller and processes it as the relay.
-func (s *session) viaRelay(kind protocol.Subkind, value int64) (*relay.Result, error) {
-	if err := s.syncTime(); err != nil {
-		return nil, err
-	}
-	s.counter++
-	env, err := s.p.ctl.Command(kind, s.counter, s.now, value)
-	if err != nil {
-		return nil, err
-	}
-	f, err := env.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	return s.p.dev.Process(f, int64(s.now))
-}
-
 // withLimit runs f while the relay compares against a different (forged)
 // limit, then restores the real one.
 func (s *session) withLimit(limit int64, f func() (*relay.Result, error)) (*relay.Result, error) {

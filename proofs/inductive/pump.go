@@ -98,10 +98,6 @@ func pumpIndInv(cfg *kp.Config, s mpump.State) string {
 // every state; it returns false to stop.
 func pumpStates(cfg *kp.Config, yield func(mpump.State) bool) {
 	min5 := 5 * units.Minute
-	type limits struct {
-		l    kp.Limits
-		only []kp.Mode
-	}
 	// Times: the kernel depends on absolute time only through bucket
 	// alignment, so one aligned and one mid-bucket time after a whole
 	// window cover it.

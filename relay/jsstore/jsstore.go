@@ -31,12 +31,11 @@ const (
 
 // Store is relay.Store on JetStream.
 type Store struct {
-	nc     *nats.Conn
-	ns     *server.Server // the embedded server, nil when external
-	kv     jetstream.KeyValue
-	obj    jetstream.ObjectStore
-	revs   map[string]uint64
-	closer func()
+	nc   *nats.Conn
+	ns   *server.Server // the embedded server, nil when external
+	kv   jetstream.KeyValue
+	obj  jetstream.ObjectStore
+	revs map[string]uint64
 }
 
 // Embedded starts a JetStream server inside this process with its store in
