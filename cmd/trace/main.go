@@ -193,7 +193,7 @@ var (
 	exchangeRe  = regexp.MustCompile(`\badd\("((?:[^"\\]|\\.)*)"`)
 	knownOpenRe = regexp.MustCompile(`(?s)var knownOpen = map\[string\]string\{(.*?)\n\}`)
 	openRowRe   = regexp.MustCompile(`(?m)^\s*"([^"]+)":`)
-	outsideRe   = regexp.MustCompile(`\bshared/|\.\./shared\b|/work/`)
+	outsideRe   = regexp.MustCompile(`\bshared[/]|[.][.]/shared\b|/work[/]`)
 )
 
 // known collects what the dossier may link to.
