@@ -17,8 +17,9 @@ type Threat struct {
 	Boundary string   `json:"boundary"`
 	STRIDE   []string `json:"stride"`
 	Title    string   `json:"title"`
-	Threat   string   `json:"threat"`
-	Assets   []string `json:"assets"`
+	// Description says what the attacker does.
+	Description string   `json:"threat"`
+	Assets      []string `json:"assets"`
 	// Requirements and Tests are the links make trace checks.
 	Requirements []string `json:"requirements"`
 	Tests        []string `json:"tests"`
@@ -60,9 +61,10 @@ func (v Verification) IsTest() bool {
 // analysis: the hazard, the hazardous situation and the harm, its causes,
 // the requirements that control it, and their verification.
 type Hazard struct {
-	ID           string         `json:"id"`
-	Device       string         `json:"device"`
-	Hazard       string         `json:"hazard"`
+	ID     string `json:"id"`
+	Device string `json:"device"`
+	// Name is the hazard itself.
+	Name         string         `json:"hazard"`
 	Situation    string         `json:"situation"`
 	Harm         string         `json:"harm"`
 	Severity     string         `json:"severity"`
@@ -242,7 +244,7 @@ func CheckLinks(reqs []Requirement, d *Dossier, k Known) []string {
 		}
 	}
 	for _, h := range d.Hazards {
-		if h.Device == "" || h.Hazard == "" || h.Harm == "" || h.Severity == "" || len(h.Causes) == 0 {
+		if h.Device == "" || h.Name == "" || h.Harm == "" || h.Severity == "" || len(h.Causes) == 0 {
 			gap(h.ID, "hazard lacks a device, hazard, harm, severity or cause")
 		}
 		if len(h.Requirements) == 0 {

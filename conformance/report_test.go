@@ -3,6 +3,8 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"errors"
+	htmltemplate "html/template"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,6 +153,26 @@ func TestDossierLoadsAndEvaluates(t *testing.T) {
 	assert.Equal(t, len(rep.Threats), s.ThreatsPassed)
 	assert.Zero(t, s.HazardsFailed)
 	assert.NotEmpty(t, rep.Lifecycle)
+	var md, h bytes.Buffer
+	require.NoError(t, rep.WriteMarkdown(&md))
+	require.NoError(t, rep.WriteHTML(&h))
+	for _, out := range []struct {
+		text   string
+		escape func(string) string
+	}{{md.String(), func(s string) string { return s }}, {h.String(), htmltemplate.HTMLEscapeString}} {
+		assert.NotContains(t, out.text, "{THR-", "a struct printed instead of a field")
+		assert.NotContains(t, out.text, "{HAZ-", "a struct printed instead of a field")
+		assert.NotContains(t, out.text, "%!", "a formatting error")
+		for _, th := range rep.Threats {
+			assert.Contains(t, out.text, th.ID)
+			assert.Contains(t, out.text, out.escape(th.Title))
+		}
+		for _, hz := range rep.Hazards {
+			assert.Contains(t, out.text, hz.ID)
+			assert.Contains(t, out.text, out.escape(hz.Name))
+		}
+	}
+	assert.Contains(t, h.String(), htmltemplate.HTMLEscapeString(rep.Threats[0].Description))
 
 	dir := t.TempDir()
 	for _, f := range []string{"threats.json", "hazards.json", "controls.json", "anomalies.json", "components.json"} {
@@ -197,7 +219,7 @@ func TestCheckLinksFindsEveryMissingLink(t *testing.T) {
 	d := &Dossier{
 		Threats: []Threat{{ID: "THR-1", Boundary: "b", STRIDE: []string{"S", "Q"}, Assets: []string{"therapy", "money"}, Status: "partial",
 			Requirements: []string{"R-1", "R-9", "SEC-1"}, Tests: []string{"TestA", "TestMissing", "TestAttack/row/gone"}}},
-		Hazards: []Hazard{{ID: "HAZ-1", Device: "pump", Hazard: "h", Harm: "x", Severity: "s", Causes: []Cause{{"software", "c"}},
+		Hazards: []Hazard{{ID: "HAZ-1", Device: "pump", Name: "h", Harm: "x", Severity: "s", Causes: []Cause{{"software", "c"}},
 			Requirements: []string{"R-1"}, Verification: []Verification{{"spec", "M.Inv_NONE"}, {"model", "model/none"}, {"conformance", "no such exchange"}, {"unit", "TestNone"}}}},
 		Anomalies: []Anomaly{{ID: "ANOM-1", Threats: []string{"THR-9"}}},
 	}
@@ -311,4 +333,20 @@ func pdfText(t *testing.T, pdf string) string {
 	out, err := exec.Command(bin, "-layout", pdf, "-").Output()
 	require.NoError(t, err)
 	return string(out)
+}
+
+// TestViewsRenderWithGraphviz renders every architecture view from
+// docs/diagrams with dot: skipped outside CI when graphviz is absent.
+func TestViewsRenderWithGraphviz(t *testing.T) {
+	dir := t.TempDir()
+	views, err := RenderViews("..", dir)
+	if errors.Is(err, ErrNoGraphviz) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	require.Len(t, views, 4)
+	for _, v := range views {
+		assert.True(t, strings.HasPrefix(string(v.SVG), "<svg"), v.ID)
+		assert.FileExists(t, filepath.Join(dir, v.ID+".svg"))
+	}
 }
