@@ -460,8 +460,12 @@ func makeSBOM(path string) (int, error) {
 	return len(doc.Components), nil
 }
 
+var ansiRE = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// lastLines is the last n lines of a tool's output, without terminal
+// colour codes (cyclonedx-gomod colours its log).
 func lastLines(s string, n int) string {
-	l := strings.Split(strings.TrimSpace(s), "\n")
+	l := strings.Split(strings.TrimSpace(ansiRE.ReplaceAllString(s, "")), "\n")
 	if len(l) > n {
 		l = l[len(l)-n:]
 	}
