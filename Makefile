@@ -5,13 +5,14 @@
 #   make firmware    - reproducible implant binaries for the boards and the host
 #   make conformance - the auditor's conformance report (build/conformance)
 #   make mutants     - mutation run over the kernels (build/mutants.md)
+#   make diagrams    - the architecture diagrams (docs/diagrams -> build/docs)
 
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 SPECCHECK_DIR := tools/speccheck
 
-.PHONY: firmware conformance test fmt-check vet staticcheck gotest e2e model trace spec-check spec-traces proofs proofs-kernel proofs-kernel-full fuzz bench bench-fhe demo speccheck-deps mutants mutants-short
+.PHONY: firmware conformance diagrams test fmt-check vet staticcheck gotest e2e model trace spec-check spec-traces proofs proofs-kernel proofs-kernel-full fuzz bench bench-fhe demo speccheck-deps mutants mutants-short
 
 test: fmt-check vet staticcheck gotest e2e model trace spec-check proofs proofs-kernel mutants-short fuzz
 	@echo "make test: all checks passed"
@@ -39,7 +40,9 @@ e2e:
 model:
 	$(GO) run ./cmd/model
 
-# Every requirement ID in spec, kernel, tests and the catalogue.
+# Every requirement ID in spec, kernel, tests and the catalogue; every
+# threat and hazard linked to existing requirements and tests, every
+# requirement covered by a threat or hazard (conformance/*.json).
 trace:
 	$(GO) run ./cmd/trace
 
@@ -120,10 +123,24 @@ firmware:
 		if [ "$$a" != "$$b" ]; then echo "firmware: NOT reproducible: arm64 rebuilt in a clean cache differs"; exit 1; fi; \
 		echo "firmware: reproducible (arm64 rebuilt in an empty build cache: identical SHA-256)"; fi
 
+# The architecture diagrams, rendered from their Graphviz sources with
+# Debian's graphviz (.ci/extra.sh deps installs it). Without dot, outside
+# CI, the diagrams are skipped with a message; in CI it is an error.
+DOCS_DIR := build/docs
+diagrams:
+	@if ! command -v dot >/dev/null; then \
+		if [ "$$CI" = true ]; then echo "diagrams: graphviz (dot) is not installed (.ci/extra.sh deps installs it)"; exit 1; fi; \
+		echo "diagrams: skipped: graphviz (dot) is not installed (Debian: apt-get install graphviz)"; exit 0; fi; \
+	mkdir -p $(DOCS_DIR) && for f in docs/diagrams/*.dot; do \
+		dot -Tsvg "$$f" -o $(DOCS_DIR)/$$(basename "$$f" .dot).svg || exit 1; echo "diagrams: $(DOCS_DIR)/$$(basename "$$f" .dot).svg"; done
+
 # The auditor's report: the requirement suite against the kernels (mock
 # HAL) and against the built firmware over its wire protocol (the host
 # binary, and the arm64 binary under qemu-user when qemu-aarch64-static is
-# installed), model check, property tests, fuzz corpora, artefact hashes,
-# SBOM. Writes build/conformance/report.{md,html}; exits 1 on any failure.
+# installed), the tests every threat and hazard names (adversarial and
+# end-to-end suites included), model check, property tests, fuzz corpora,
+# artefact hashes, SBOM with support status, architecture diagrams
+# (graphviz). Writes build/conformance/report.{md,html,pdf} (the PDF printed
+# by headless Chromium); exits 1 on any failure.
 conformance: firmware
 	$(GO) run ./cmd/conformance -out build/conformance -firmware $(FIRMWARE_DIR)

@@ -9,7 +9,9 @@
 #      (Go tests that cannot skip when CI=true);
 #   3. make conformance - kernels via the mock HAL, the built firmware over
 #                        its wire protocol (host binary and arm64 under qemu),
-#                        report.md / report.html / SBOM in build/conformance.
+#                        the threat and hazard tests, report.md / report.html /
+#                        report.pdf (headless Chromium) / SBOM / diagrams
+#                        (graphviz) in build/conformance.
 #
 #   .ci/extra.sh deps    only install the packages
 #   .ci/extra.sh         install, then run everything above
@@ -19,6 +21,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
 command -v chromium >/dev/null || need_apt+=(chromium)
+command -v dot >/dev/null || need_apt+=(graphviz)
+command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
 command -v make >/dev/null || need_apt+=(make)
 command -v git >/dev/null || need_apt+=(git)
 if [ ${#need_apt[@]} -gt 0 ]; then

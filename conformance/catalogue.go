@@ -24,9 +24,17 @@ type Requirement struct {
 	Kernel []string `json:"kernel"`
 	Tests  []string `json:"tests"`
 	Method string   `json:"method"`
+	// Layer is "system" for a requirement on the whole system (the SEC-…
+	// security requirements: no spec invariant, no kernel check; Code names
+	// the packages that implement it), empty for a kernel requirement.
+	Layer string   `json:"layer,omitempty"`
+	Code  []string `json:"code,omitempty"`
 	// File is the catalogue file the entry came from.
 	File string `json:"-"`
 }
+
+// System reports whether r is a system-level (security) requirement.
+func (r Requirement) System() bool { return r.Layer == "system" }
 
 // LoadCatalogue reads every requirements*.json in dir, in name order. An ID
 // listed twice is an error.

@@ -18,6 +18,26 @@ var funcs = map[string]any{
 	},
 	"lower": func(s Status) string { return strings.ToLower(string(s)) },
 	"date":  func(r *Report) string { return r.Generated.UTC().Format("2006-01-02 15:04:05 MST") },
+	// brk: a test name with break opportunities after each "/" and
+	// between the words of its CamelCase, so that long names wrap at word
+	// boundaries (never inside an ID, which stays nowrap).
+	"brk": breakable,
+}
+
+func breakable(s string) htmltemplate.HTML {
+	var b strings.Builder
+	prev := rune(0)
+	for _, r := range s {
+		if r >= 'A' && r <= 'Z' && prev >= 'a' && prev <= 'z' {
+			b.WriteString("<wbr>")
+		}
+		b.WriteString(htmltemplate.HTMLEscapeString(string(r)))
+		if r == '/' {
+			b.WriteString("<wbr>")
+		}
+		prev = r
+	}
+	return htmltemplate.HTML(b.String())
 }
 
 var (

@@ -116,6 +116,32 @@ type Report struct {
 	SBOM         string
 	SBOMItems    int
 	Notes        []string
+
+	// The dossier: threats, hazards, control categories with their
+	// evidence, architecture views, components with their support status,
+	// unresolved anomalies, the IEC 62304 view, and the adversarial suite's
+	// summary lines.
+	Threats     []ThreatRow
+	Hazards     []HazardRow
+	Controls    []ControlRow
+	Views       []View
+	Components  []ComponentRow
+	Anomalies   []Anomaly
+	Lifecycle   []LifecycleRow
+	Suites      []string
+	DiagramNote string
+}
+
+// DossierSummary of the report's threats and hazards.
+func (r *Report) DossierSummary() DossierSummary { return SummariseDossier(r.Threats, r.Hazards) }
+
+// FillDossier evaluates the dossier against the report's evidence (call it
+// after Rows, Firmware, Model and Modules are set).
+func (r *Report) FillDossier(d *Dossier, results map[string]TestResult) {
+	r.Threats, r.Hazards, r.Controls = EvaluateDossier(d, r.Rows, results, r.Firmware, r.Model)
+	r.Components = Components(r.Modules, d)
+	r.Anomalies = d.Anomalies
+	r.Lifecycle = Lifecycle(r.Rows, d, results, r.Firmware)
 }
 
 // Evaluate joins the catalogue with the evidence: a requirement's named

@@ -7,13 +7,22 @@
 //   - the built firmware over its wire protocol (conformance/fwcheck): the
 //     host binary, and the linux/arm64 board image under qemu-user;
 //   - SHA-256 of every artefact, the Go toolchain and module versions, a
-//     CycloneDX SBOM of the firmware (cyclonedx-gomod), date and commit.
+//     CycloneDX SBOM of the firmware (cyclonedx-gomod), date and commit;
+//   - the dossier (conformance/threats.json, hazards.json, controls.json,
+//     anomalies.json, components.json): every test a threat or hazard
+//     names runs too (the adversarial suite and the end-to-end tests
+//     among them), and the architecture diagrams are rendered from
+//     docs/diagrams with Graphviz (dot -Tsvg).
 //
-// It writes OUT/report.md and OUT/report.html, prints
+// It writes OUT/report.md, OUT/report.html, OUT/report.pdf (printed from
+// the HTML by headless Chromium) and OUT/diagrams/*.svg, prints
 //
 //	conformance: N requirements, P passed, F failed, U untested
+//	dossier: T threats (…), H hazards (…)
 //
-// and exits 1 if F > 0.
+// and exits 1 if a requirement, threat or hazard failed. In CI (CI=true) a
+// missing dot or chromium is an error; elsewhere the diagrams or the PDF
+// are skipped with a note.
 package main
 
 import (
@@ -47,6 +56,7 @@ const SBOMTool = "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10
 type options struct {
 	out, firmware string
 	requireQEMU   bool
+	requireTools  bool
 	fuzzTime      time.Duration
 }
 
@@ -56,24 +66,40 @@ func main() {
 	flag.StringVar(&o.firmware, "firmware", "build/firmware", "directory of the built implant binaries (make firmware)")
 	flag.BoolVar(&o.requireQEMU, "require-qemu", os.Getenv("CI") == "true", "fail if qemu-aarch64-static is missing (default: true in CI)")
 	flag.DurationVar(&o.fuzzTime, "fuzztime", 0, "coverage-guided fuzzing per target on top of the seed corpora (0: corpora only)")
+	flag.BoolVar(&o.requireTools, "require-tools", os.Getenv("CI") == "true", "fail if dot (graphviz) or chromium is missing (default: true in CI)")
 	flag.Parse()
-	sum, err := run(o)
+	sum, ds, err := run(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		os.Exit(2)
 	}
 	fmt.Println(sum)
-	if sum.Failed > 0 {
+	fmt.Println(ds)
+	if sum.Failed > 0 || ds.ThreatsFailed > 0 || ds.HazardsFailed > 0 {
 		os.Exit(1)
 	}
 }
 
-func run(o options) (conformance.Summary, error) {
+func run(o options) (conformance.Summary, conformance.DossierSummary, error) {
 	var none conformance.Summary
+	var noneD conformance.DossierSummary
+	sum, err := report(o)
+	if err != nil {
+		return none, noneD, err
+	}
+	return sum.Summary(), sum.DossierSummary(), nil
+}
+
+func report(o options) (*conformance.Report, error) {
+	var none *conformance.Report
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return none, err
 	}
 	reqs, err := conformance.LoadCatalogue("conformance")
+	if err != nil {
+		return none, err
+	}
+	dossier, err := conformance.LoadDossier("conformance")
 	if err != nil {
 		return none, err
 	}
@@ -85,11 +111,12 @@ func run(o options) (conformance.Summary, error) {
 
 	// (a) The kernels through the mock HAL: every named test, every fuzz
 	// target's seed corpus, in one go test run.
-	fmt.Println("conformance: running the named tests and fuzz seed corpora")
-	results, err := runTests(reqs)
+	fmt.Println("conformance: running the named tests (requirements, threats, hazards) and fuzz seed corpora")
+	testRun, err := runTests(reqs, dossier)
 	if err != nil {
 		return none, err
 	}
+	results := testRun.Results
 	props := 0
 	for name, r := range results {
 		if strings.HasPrefix(name, "TestProp_") {
@@ -116,6 +143,17 @@ func run(o options) (conformance.Summary, error) {
 	}
 	rep.Firmware, rep.Notes = fw, notes
 	rep.Rows = conformance.Evaluate(reqs, results, fw, rep.Model)
+	rep.FillDossier(dossier, results)
+	rep.Suites = testRun.Summaries
+	views, err := conformance.RenderViews(".", filepath.Join(o.out, "diagrams"))
+	rep.Views = views
+	switch {
+	case errors.Is(err, conformance.ErrNoGraphviz) && !o.requireTools:
+		rep.DiagramNote = "Diagrams skipped: Graphviz (dot) is not installed on the machine that built this report (Debian: graphviz)."
+		fmt.Println("conformance: diagrams skipped: graphviz (dot) is not installed (Debian: apt-get install graphviz)")
+	case err != nil:
+		return none, err
+	}
 
 	sbom := filepath.Join(o.out, "sbom.cdx.json")
 	if n, err := makeSBOM(sbom); err != nil {
@@ -125,6 +163,9 @@ func run(o options) (conformance.Summary, error) {
 		arts = append(arts, sbom)
 	}
 	cat, _ := filepath.Glob(filepath.Join("conformance", "requirements*.json"))
+	for _, f := range []string{"threats.json", "hazards.json", "controls.json", "anomalies.json", "components.json"} {
+		cat = append(cat, filepath.Join("conformance", f))
+	}
 	for _, p := range append(arts, cat...) {
 		a, err := artefact(p)
 		if err != nil {
@@ -145,7 +186,26 @@ func run(o options) (conformance.Summary, error) {
 		}
 	}
 	fmt.Printf("conformance: wrote %s and %s\n", filepath.Join(o.out, "report.md"), filepath.Join(o.out, "report.html"))
-	return rep.Summary(), nil
+	pdf := filepath.Join(o.out, "report.pdf")
+	chromium, err := conformance.Chromium()
+	switch {
+	case err != nil && !o.requireTools:
+		fmt.Println("conformance: report.pdf skipped: chromium is not installed (Debian: apt-get install chromium)")
+		_ = os.Remove(pdf)
+	case err != nil:
+		return none, err
+	default:
+		tmp, err := os.MkdirTemp("", "conformance-pdf-")
+		if err != nil {
+			return none, err
+		}
+		defer os.RemoveAll(tmp)
+		if err := conformance.PrintPDF(context.Background(), chromium, filepath.Join(o.out, "report.html"), pdf, tmp); err != nil {
+			return none, err
+		}
+		fmt.Printf("conformance: wrote %s\n", pdf)
+	}
+	return rep, nil
 }
 
 func output(name string, args ...string) string {
@@ -184,11 +244,32 @@ func firmwareModules() []conformance.Module {
 	return mods
 }
 
-func runTests(reqs []conformance.Requirement) (map[string]conformance.TestResult, error) {
+// runTests runs, in one go test run, every test a requirement, threat,
+// hazard or anomaly names (a subtest "TestX/row" runs as part of TestX) and
+// every fuzz target's seed corpus.
+func runTests(reqs []conformance.Requirement, d *conformance.Dossier) (*conformance.TestRun, error) {
 	names := map[string]bool{}
+	add := func(t string) { names[regexp.QuoteMeta(strings.SplitN(t, "/", 2)[0])] = true }
 	for _, r := range reqs {
 		for _, t := range r.Tests {
-			names[regexp.QuoteMeta(t)] = true
+			add(t)
+		}
+	}
+	for _, th := range d.Threats {
+		for _, t := range th.Tests {
+			add(t)
+		}
+	}
+	for _, h := range d.Hazards {
+		for _, v := range h.Verification {
+			if v.IsTest() {
+				add(v.Ref)
+			}
+		}
+	}
+	for _, a := range d.Anomalies {
+		for _, t := range a.Tests {
+			add(t)
 		}
 	}
 	list := make([]string, 0, len(names))
@@ -205,7 +286,7 @@ func runTests(reqs []conformance.Requirement) (map[string]conformance.TestResult
 	if err != nil && !errors.As(err, &exit) {
 		return nil, err // go test could not run at all; a test failure is a result
 	}
-	return conformance.ParseTestJSON(&out)
+	return conformance.ParseTestRun(&out)
 }
 
 var rapidChecksRE = regexp.MustCompile(`flag\.Set\("rapid\.checks",\s*"(\d+)"\)`)
@@ -379,8 +460,12 @@ func makeSBOM(path string) (int, error) {
 	return len(doc.Components), nil
 }
 
+var ansiRE = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// lastLines is the last n lines of a tool's output, without terminal
+// colour codes (cyclonedx-gomod colours its log).
 func lastLines(s string, n int) string {
-	l := strings.Split(strings.TrimSpace(s), "\n")
+	l := strings.Split(strings.TrimSpace(ansiRE.ReplaceAllString(s, "")), "\n")
 	if len(l) > n {
 		l = l[len(l)-n:]
 	}
