@@ -35,6 +35,7 @@ import (
 	"strings"
 
 	"github.com/implantfhe/implantfhe/conformance"
+	"github.com/implantfhe/implantfhe/internal/scenario"
 )
 
 type tree struct {
@@ -49,7 +50,7 @@ type tree struct {
 }
 
 func load(root string) (*tree, error) {
-	t := &tree{root: root, files: map[string]map[string]string{"spec": {}, "cfg": {}, "kernel": {}, "test": {}, "fwcheck": {}, "dossier": {}},
+	t := &tree{root: root, files: map[string]map[string]string{"spec": {}, "cfg": {}, "kernel": {}, "test": {}, "fwcheck": {}, "scenario": {}, "dossier": {}},
 		packages: map[string]bool{}}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -69,6 +70,8 @@ func load(root string) (*tree, error) {
 		switch {
 		case strings.HasPrefix(rel, filepath.Join("conformance", "fwcheck")+string(filepath.Separator)) && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go"):
 			kind = "fwcheck"
+		case strings.HasSuffix(p, ".scn"):
+			kind = "scenario" // the scenario files the firmware checks run (internal/scenario)
 		case strings.HasPrefix(rel, "docs"+string(filepath.Separator)) || rel == "README.md" || rel == filepath.Join("spec", "README.md") ||
 			strings.HasPrefix(rel, "conformance"+string(filepath.Separator)) && (strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".tmpl")):
 			kind = "dossier"
@@ -239,6 +242,16 @@ func known(t *tree) conformance.Known {
 	for _, b := range t.files["fwcheck"] {
 		for _, m := range exchangeRe.FindAllStringSubmatch(b, -1) {
 			k.Exchanges[strings.ReplaceAll(m[1], `\"`, `"`)] = true
+		}
+	}
+	for name, b := range t.files["scenario"] {
+		steps, err := scenario.Parse(b)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "trace: %s: %v\n", name, err)
+			continue
+		}
+		for _, st := range steps {
+			k.Exchanges[st.Name] = true
 		}
 	}
 	return k
