@@ -163,7 +163,7 @@ func newRig(t *testing.T, name string) (*rig, error) {
 	}
 	r.procs = append(r.procs, ip)
 	r.implantAddr = addr
-	rp, url, err := start(t, relayReady, "relay", "-keys", filepath.Join(r.keys, "relay"), "-data", r.data, "-implant", addr)
+	rp, url, err := start(t, relayReady, "relay", "-keys", filepath.Join(r.keys, "relay"), "-data", r.data, "-implant", addr, "-radio-injection-hook")
 	if err != nil {
 		return nil, err
 	}

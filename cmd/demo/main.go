@@ -208,7 +208,7 @@ func run(bin, setName string, keep bool, latency int) (int, error) {
 		return 0, err
 	}
 	defer d.implant.Stop()
-	if d.relay, err = start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(root, "relay-data"), "-implant", d.implant.Addr); err != nil {
+	if d.relay, err = start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(root, "relay-data"), "-implant", d.implant.Addr, "-radio-injection-hook"); err != nil {
 		return 0, err
 	}
 	defer func() { d.relay.Stop() }()
@@ -297,7 +297,7 @@ func simulate(stateDir, req string) (string, error) {
 // data directory.
 func (d *demo) restartRelay() error {
 	d.relay.Stop()
-	r, err := start(filepath.Join(d.bin, "relay"), "-keys", filepath.Join(d.root, "keys", "relay"), "-data", filepath.Join(d.root, "relay-data"), "-implant", d.implant.Addr)
+	r, err := start(filepath.Join(d.bin, "relay"), "-keys", filepath.Join(d.root, "keys", "relay"), "-data", filepath.Join(d.root, "relay-data"), "-implant", d.implant.Addr, "-radio-injection-hook")
 	if err != nil {
 		return err
 	}

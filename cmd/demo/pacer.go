@@ -42,7 +42,7 @@ func (d *demo) pacerSteps(bin string, ps fhe.ParamSet) error {
 		return err
 	}
 	defer imp.Stop()
-	rel, err := start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(d.root, "pacer-relay"), "-implant", imp.Addr)
+	rel, err := start(filepath.Join(bin, "relay"), "-keys", filepath.Join(keys, "relay"), "-data", filepath.Join(d.root, "pacer-relay"), "-implant", imp.Addr, "-radio-injection-hook")
 	if err != nil {
 		return err
 	}

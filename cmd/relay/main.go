@@ -31,13 +31,14 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "HTTP address (loopback by default)")
 	implant := flag.String("implant", "", "the implant's radio link address")
 	natsURL := flag.String("nats", "", "NATS JetStream cluster for the device state; empty: an embedded server with its store in DATA/nats")
+	rawHook := flag.Bool("radio-injection-hook", false, "TEST ONLY: serve POST /v1/raw, which puts any bytes on the implant's radio (the demo and the adversarial suite play a radio attacker with it); never in production")
 	flag.Parse()
-	if err := run(*keys, *data, *listen, *implant, *natsURL); err != nil {
+	if err := run(*keys, *data, *listen, *implant, *natsURL, *rawHook); err != nil {
 		log.Fatalf("relay: %v", err)
 	}
 }
 
-func run(keys, data, listen, implantAddr, natsURL string) error {
+func run(keys, data, listen, implantAddr, natsURL string, rawHook bool) error {
 	if keys == "" || data == "" || implantAddr == "" {
 		return errors.New("-keys, -data and -implant are required")
 	}
@@ -81,7 +82,10 @@ func run(keys, data, listen, implantAddr, natsURL string) error {
 	fmt.Printf("relay: %s listening on http://%s (log size %d)\n", dev.ID, ln.Addr(), lg.Size())
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", srv.Handler())
-	mux.Handle("POST /v1/raw", srv.Raw())
+	if rawHook {
+		fmt.Println("relay: TEST ONLY: POST /v1/raw puts any bytes on the implant's radio")
+		mux.Handle("POST /v1/raw", srv.Raw())
+	}
 	// A whole request (headers and body) must arrive within ReadTimeout: a
 	// client trickling its body cannot hold a connection and a handler
 	// (a 16 MiB command needs 1.7 MB/s; a firmware release, which may be
