@@ -386,6 +386,22 @@ func (s *Slots) Missing() []int {
 	return out
 }
 
+// inDownload is the common entry of Verify and MarkPending (s.mu held):
+// done when the image is pending already; an error unless a download with
+// its manifest is in progress (and, when needVerified, has passed Verify).
+func (s *Slots) inDownload(op string, needVerified bool) (done bool, err error) {
+	if err := s.usable(); err != nil {
+		return false, err
+	}
+	if s.st.Phase == PhasePending {
+		return true, nil
+	}
+	if s.st.Phase != PhaseDownloading || s.m == nil || needVerified && !s.verified {
+		return false, fmt.Errorf("%s: %w: phase %s, manifest loaded %v, verified %v", op, ErrState, s.st.Phase, s.m != nil, s.verified)
+	}
+	return false, nil
+}
+
 // Verify checks that every chunk of the download is staged and that the
 // staged image is the one the manifest names (its digest). An image that
 // authenticated chunk by chunk yet does not match is abandoned (its chunks
@@ -393,14 +409,8 @@ func (s *Slots) Missing() []int {
 func (s *Slots) Verify() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.usable(); err != nil {
+	if done, err := s.inDownload("finish", false); done || err != nil {
 		return err
-	}
-	if s.st.Phase == PhasePending {
-		return nil
-	}
-	if s.st.Phase != PhaseDownloading || s.m == nil {
-		return fmt.Errorf("finish: %w: phase %s, no manifest loaded", ErrState, s.st.Phase)
 	}
 	for i, ok := range s.received {
 		if !ok {
@@ -448,14 +458,8 @@ func (s *Slots) Verify() error {
 func (s *Slots) MarkPending() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.usable(); err != nil {
+	if done, err := s.inDownload("mark pending", true); done || err != nil {
 		return err
-	}
-	if s.st.Phase == PhasePending {
-		return nil
-	}
-	if s.st.Phase != PhaseDownloading || s.m == nil || !s.verified {
-		return fmt.Errorf("mark pending: %w: phase %s, verified %v", ErrState, s.st.Phase, s.verified)
 	}
 	other := s.st.Active.Other()
 	b := &s.m.Body
