@@ -16,7 +16,7 @@ type Quantity struct {
 
 // Compared quantities. Ranges:
 //   - bolus and basal: AndroidAPS HardLimits, "resistant adult/pregnant"
-//     maxima 60 U bolus and 25 U/h basal (shared/LIMITS.md); pump quantum 0.01 U;
+//     maxima 60 U bolus and 25 U/h basal (AndroidAPS HardLimits, docs/sources.md); pump quantum 0.01 U;
 //   - pacing rate: Boston Scientific PACEMAKER System Specification (2007),
 //     Appendix A Table 7, LRL/URL 30–175 ppm, quantum 1 ppm;
 //   - glucose: 20–600 mg/dL, quantum 1 mg/dL (typical CGM reporting range);

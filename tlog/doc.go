@@ -2,7 +2,7 @@
 // Merkle log of opaque byte entries, stored in one directory, with signed
 // checkpoints, inclusion and consistency proofs, and an offline verifier.
 //
-// What it is for (ARCHITECTURE.md, data flow steps 2 and 5): the relay
+// What it is for (docs/architecture.md, data flow): the relay
 // appends every command envelope it receives and every verdict it signs, and
 // mirrors every decision the implant logs. Auditors and the clinician
 // controller hold the log's note verifier key; with a checkpoint and a proof
@@ -27,7 +27,7 @@
 //     provable from the data.
 //   - hold or log a CKKS secret key, or any plaintext therapy value: entries
 //     are ciphertexts, signatures and verdicts as the relay saw them, and the
-//     relay holds no secret key (ARCHITECTURE.md, Parties and keys). The only
+//     relay holds no secret key (docs/architecture.md, parties and keys). The only
 //     secret this package touches is the note signer for checkpoints.
 //   - interpret entries: it stores and hashes bytes; decoding is wire's job.
 //

@@ -26,7 +26,7 @@ const (
 
 	// MaxEntrySize bounds one entry. The largest entries the relay logs are
 	// command envelopes carrying a fresh top-level CKKS ciphertext (2.6–8.9 MB
-	// per ARCHITECTURE.md "Sizes and costs"); 64 MiB leaves headroom while
+	// per docs/architecture.md); 64 MiB leaves headroom while
 	// keeping a damaged length from asking for gigabytes.
 	MaxEntrySize = 64 << 20
 

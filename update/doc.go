@@ -1,5 +1,5 @@
 // Package update is the core of signed, encrypted firmware updates with A/B
-// slots (ARCHITECTURE.md, "Update path"; FDA premarket cybersecurity
+// slots (docs/architecture.md, update path; FDA premarket cybersecurity
 // guidance 2023: authenticated, integrity-checked updates with
 // anti-rollback).
 //

@@ -6,7 +6,7 @@ import "github.com/implantfhe/implantfhe/kernel/units"
 // provisioning; no command changes it.
 type Profile uint8
 
-// Profiles, after AndroidAPS HardLimits (shared/LIMITS.md).
+// Profiles, after AndroidAPS HardLimits (docs/sources.md).
 const (
 	ProfileChild Profile = iota
 	ProfileTeen
