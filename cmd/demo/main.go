@@ -374,6 +374,24 @@ func (d *demo) scenario(keys string) error {
 		got, detail := d.outcome(env, nil)
 		d.row("relay restarted: the next bolus is compared as before", "refused by kernel: bolus-too-soon", got, detail)
 	}
+	// Commands that carry no value, over the radio: suspend, a bolus the
+	// suspended pump refuses, resume.
+	for _, c := range []struct {
+		step, want string
+		sub        protocol.Subkind
+		values     []int64
+	}{
+		{"suspend the pump", "executed", protocol.PumpSuspend, nil},
+		{"bolus 1.00 U while suspended", "refused by kernel: suspended", protocol.PumpBolus, []int64{100}},
+		{"resume the pump", "executed", protocol.PumpResume, nil},
+	} {
+		env, err := d.command(c.sub, c.values...)
+		if err != nil {
+			return err
+		}
+		got, detail := d.outcome(env, nil)
+		d.row(c.step, c.want, got, detail)
+	}
 	if err := report(lastPart); err != nil {
 		return err
 	}

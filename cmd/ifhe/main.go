@@ -7,6 +7,8 @@
 //	ifhe bolus     -clinic DIR -relay URL -amount U        (e.g. -amount 2.50)
 //	ifhe rate      -clinic DIR -relay URL -lrl PPM -url PPM
 //	ifhe status    -clinic DIR -relay URL
+//	ifhe suspend|resume|ack-alarm|cancel-temp-basal -clinic DIR -relay URL   (pump)
+//	ifhe end-temporary|pace-now                     -clinic DIR -relay URL   (pacer)
 //	ifhe alerts    -clinic DIR -relay URL
 //	ifhe verify-log -public DIR -relay URL [-checkpoint FILE]
 //	ifhe verify-implant-log -log FILE
@@ -48,9 +50,11 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,7 +76,7 @@ func main() {
 	switch os.Args[1] {
 	case "provision":
 		err = cmdProvision(os.Args[2:])
-	case "limits", "bolus", "rate", "alerts", "status":
+	case "limits", "bolus", "rate", "alerts", "status", "suspend", "resume", "ack-alarm", "cancel-temp-basal", "end-temporary", "pace-now":
 		err = cmdClinic(os.Args[1], os.Args[2:])
 	case "verify-log":
 		err = cmdVerifyLog(os.Args[2:])
@@ -90,7 +94,9 @@ func main() {
 	var re *controller.RelayError
 	switch {
 	case errors.As(err, &ee):
-		fmt.Println(ee.msg)
+		if ee.msg != "" {
+			fmt.Println(ee.msg)
+		}
 		os.Exit(ee.code)
 	case errors.As(err, &re) && re.Status/100 == 4:
 		fmt.Fprintln(os.Stderr, "ifhe:", err)
@@ -102,7 +108,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: ifhe provision|limits|bolus|rate|status|alerts|verify-log|verify-implant-log|update sign|publish|status|rotate|publish-root [flags] (see go doc ./cmd/ifhe)")
+	fmt.Fprintln(os.Stderr, "usage: ifhe provision|limits|bolus|rate|status|suspend|resume|ack-alarm|cancel-temp-basal|end-temporary|pace-now|alerts|verify-log|verify-implant-log|update sign|publish|status|rotate|publish-root [flags] (see go doc ./cmd/ifhe)")
 	os.Exit(2)
 }
 
@@ -179,6 +185,7 @@ func cmdClinic(verb string, args []string) error {
 	fs := flag.NewFlagSet(verb, flag.ExitOnError)
 	dir := fs.String("clinic", "", "the clinic's key directory")
 	relayURL := fs.String("relay", "", "relay base URL")
+	asJSON := fs.Bool("json", false, "print the outcome as one JSON object (for scripts)")
 	var amount, lrl, url int64
 	fs.Var(clinical.Dose(&amount), "amount", "bolus, U (e.g. 2.50)")
 	fs.Var(clinical.PulseRate(&lrl), "lrl", "lower rate limit, ppm")
@@ -238,7 +245,14 @@ func cmdClinic(verb string, args []string) error {
 		sub, values = protocol.PacerProgram, []int64{lrl, url}
 		what = fmt.Sprintf("pacing rates LRL %s, URL %s", clinical.FormatPPM(lrl), clinical.FormatPPM(url))
 	default:
-		return fmt.Errorf("%s: not a command of a %s", verb, dev.Kind)
+		// The commands that carry no value (suspend, resume, ack-alarm,
+		// cancel-temp-basal; end-temporary, pace-now): by name from the
+		// device kind's command set, if the implant takes them by radio.
+		c, ok := dev.Kind.CommandNamed(verb)
+		if !ok || !c.Radio || c.Schema != nil {
+			return fmt.Errorf("%s: not a command a %s takes by radio", verb, dev.Kind)
+		}
+		sub, what = c.Sub, verb
 	}
 	ctr, err := clinical.OpenCounter(filepath.Join(*dir, protocol.FileCounter))
 	if err != nil {
@@ -254,7 +268,11 @@ func cmdClinic(verb string, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: %s to %s %s (counter %d)\n", verb, what, dev.Kind, dev.ID, n)
+	echo := io.Writer(os.Stdout)
+	if *asJSON {
+		echo = os.Stderr // stdout carries the one JSON object
+	}
+	fmt.Fprintf(echo, "%s: %s to %s %s (counter %d)\n", verb, what, dev.Kind, dev.ID, n)
 	if verb == "limits" {
 		lv, err := k.Limits.LimitValues(dev.Kind, sub)
 		if err != nil {
@@ -283,13 +301,65 @@ func cmdClinic(verb string, args []string) error {
 	var uo *controller.UnknownOutcomeError
 	switch {
 	case errors.As(err, &nr):
-		return &exitError{exitRefused, fmt.Sprintf("not executed: %v", nr)}
+		return emit(*asJSON, outcomeJSON{Command: verb, Counter: n, Outcome: "not-executed", Detail: nr.Error()},
+			&exitError{exitRefused, fmt.Sprintf("not executed: %v", nr)})
 	case errors.As(err, &uo):
-		return &exitError{exitUnknown, uo.Error()}
+		return emit(*asJSON, outcomeJSON{Command: verb, Counter: n, Outcome: "unknown", Detail: uo.Error()},
+			&exitError{exitUnknown, uo.Error()})
 	case err != nil:
 		return err
 	}
-	return report(s)
+	if *asJSON {
+		return emit(true, resultJSON(verb, n, s), report(s, io.Discard))
+	}
+	return report(s, os.Stdout)
+}
+
+// outcomeJSON is -json's one object.
+type outcomeJSON struct {
+	Command   string   `json:"command"`
+	Counter   uint64   `json:"counter"`
+	Outcome   string   `json:"outcome"` // executed, refused-by-kernel, refused-by-implant, not-executed, unknown
+	Reason    string   `json:"reason,omitempty"`
+	Alerts    []string `json:"alerts,omitempty"`
+	Delivered []int64  `json:"delivered_cu,omitempty"`
+	Recovered bool     `json:"recovered_from_relay_failure,omitempty"`
+	Detail    string   `json:"detail,omitempty"`
+}
+
+func resultJSON(verb string, n uint64, s *controller.Sent) outcomeJSON {
+	a, p := s.Ack.Ack, s.Ack.Private
+	o := outcomeJSON{Command: verb, Counter: n, Recovered: s.Recovered}
+	switch {
+	case a.Kind == protocol.AckRefused:
+		o.Outcome, o.Reason, o.Detail = "refused-by-implant", a.Refusal.String(), p.Detail
+	case p.Accepted:
+		o.Outcome, o.Delivered = "executed", p.Delivered
+	default:
+		o.Outcome, o.Reason = "refused-by-kernel", p.Reason.String()
+	}
+	for _, x := range p.Alerts {
+		o.Alerts = append(o.Alerts, x.String())
+	}
+	return o
+}
+
+// emit prints o as JSON when asked, and returns err (the exit code) either
+// way; without -json the error's message is what is printed.
+func emit(asJSON bool, o outcomeJSON, err error) error {
+	if !asJSON {
+		return err
+	}
+	b, merr := json.Marshal(o)
+	if merr != nil {
+		return merr
+	}
+	fmt.Println(string(b))
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return &exitError{ee.code, ""}
+	}
+	return err
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {
@@ -298,18 +368,18 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// report prints the implant's signed answer and turns a refusal into its
-// exit code.
-func report(s *controller.Sent) error {
+// report prints the implant's signed answer to w and turns a refusal into
+// its exit code.
+func report(s *controller.Sent, w io.Writer) error {
 	a, p := s.Ack.Ack, s.Ack.Private
 	if s.Recovered {
-		fmt.Printf("the relay failed (%v); the implant's signed answer, asked for:\n", s.RelayErr)
+		fmt.Fprintf(w, "the relay failed (%v); the implant's signed answer, asked for:\n", s.RelayErr)
 	}
 	switch {
 	case a.Kind == protocol.AckRefused:
 		return &exitError{exitRefused, fmt.Sprintf("refused by the implant: %s (%s)", a.Refusal, p.Detail)}
 	case p.Accepted:
-		fmt.Printf("executed (counter %d); relay log entries %v\n", a.Answers.Counter, s.Response.LogIndices)
+		fmt.Fprintf(w, "executed (counter %d); relay log entries %v\n", a.Answers.Counter, s.Response.LogIndices)
 		return nil
 	default:
 		alerts := make([]string, len(p.Alerts))
