@@ -3,13 +3,16 @@ package relay
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -192,4 +195,107 @@ func TestRawAndAnswerBounds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, protocol.AckAnswer, a.Kind)
 	assert.Equal(t, uint64(1), f.srv.Log.Size(), "the implant's answer is logged")
+}
+
+// TestInFlightGateRefusesTheOverflow: past MaxInFlight requests waiting for
+// the device, the next is refused at once with 503 and Retry-After.
+func TestInFlightGateRefusesTheOverflow(t *testing.T) {
+	g := newGate(2)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 2)
+	h := g.wrap(func(w http.ResponseWriter, r *http.Request) { entered <- struct{}{}; <-release })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	done := make(chan int, 2)
+	for range 2 {
+		go func() {
+			resp, err := http.Get(srv.URL)
+			if err == nil {
+				resp.Body.Close()
+				done <- resp.StatusCode
+			}
+		}()
+	}
+	<-entered
+	<-entered
+	resp, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	close(release)
+	assert.Equal(t, http.StatusOK, <-done)
+	assert.Equal(t, http.StatusOK, <-done)
+}
+
+// TestEntriesArePaged: a page holds at most MaxPageEntries entries and
+// MaxPageBytes of them (regression: one GET /v1/entries of 10,000 entries
+// of several MB each raised the relay's RSS by 414 MB).
+func TestEntriesArePaged(t *testing.T) {
+	f := newFixture(t)
+	for i := range MaxPageEntries + 10 {
+		_, err := f.srv.Log.Append([]byte{byte(i), byte(i >> 8)})
+		require.NoError(t, err)
+	}
+	get := func(q string) []string {
+		resp, err := http.Get(f.http.URL + "/v1/entries?" + q)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var out []string
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return out
+	}
+	assert.Len(t, get(fmt.Sprintf("from=0&to=%d", MaxPageEntries+10)), MaxPageEntries)
+	assert.Len(t, get(fmt.Sprintf("from=%d&to=%d", MaxPageEntries, MaxPageEntries+10)), 10)
+	big := make([]byte, MaxPageBytes/2+1)
+	for range 3 {
+		_, err := f.srv.Log.Append(big)
+		require.NoError(t, err)
+	}
+	n := f.srv.Log.Size()
+	assert.Len(t, get(fmt.Sprintf("from=%d&to=%d", n-3, n)), 1, "two big entries would pass the byte bound")
+}
+
+// TestLimitListenerClosesTheOverflow: past n open connections the next one
+// is closed at once; closing one frees its place.
+func TestLimitListenerClosesTheOverflow(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := LimitListener(raw, 2)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", raw.Addr().String())
+		require.NoError(t, err)
+		return c
+	}
+	a, b := dial(), dial()
+	defer a.Close()
+	defer b.Close()
+	first, second := <-accepted, <-accepted
+	extra := dial()
+	defer extra.Close()
+	_ = extra.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err = extra.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF, "the third connection is closed by the relay")
+	require.NoError(t, first.Close())
+	_ = second
+	third := dial()
+	defer third.Close()
+	select {
+	case c := <-accepted:
+		c.Close()
+	case <-time.After(2 * time.Second):
+		t.Fatal("a freed place was not reused")
+	}
 }

@@ -106,20 +106,58 @@ func httpErr(w http.ResponseWriter, code int, err error) {
 // Handler returns the HTTP API.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/limits", s.limits)
-	mux.HandleFunc("POST /v1/command", s.command)
-	mux.HandleFunc("GET /v1/status", s.status)
-	mux.HandleFunc("POST /v1/answer", s.answer)
-	mux.HandleFunc("POST /v1/telemetry", s.telemetry)
-	mux.HandleFunc("POST /v1/update", s.publishUpdate)
-	mux.HandleFunc("GET /v1/update/status", s.updateStatus)
-	mux.HandleFunc("POST /v1/update/root", s.rotateRoot)
+	// Everything that waits for the device (homomorphic work, the radio)
+	// is admitted only while fewer than MaxInFlight such requests are
+	// queued or running; the rest get 503 with Retry-After at once, so a
+	// burst costs neither unbounded memory (bodies of up to 16 MiB) nor
+	// unbounded goroutines.
+	work := newGate(MaxInFlight)
+	mux.HandleFunc("POST /v1/limits", work.wrap(s.limits))
+	mux.HandleFunc("POST /v1/command", work.wrap(s.command))
+	mux.HandleFunc("GET /v1/status", work.wrap(s.status))
+	mux.HandleFunc("POST /v1/answer", work.wrap(s.answer))
+	mux.HandleFunc("POST /v1/telemetry", work.wrap(s.telemetry))
+	mux.HandleFunc("POST /v1/update", work.wrap(s.publishUpdate))
+	mux.HandleFunc("GET /v1/update/status", work.wrap(s.updateStatus))
+	mux.HandleFunc("POST /v1/update/root", work.wrap(s.rotateRoot))
 	mux.HandleFunc("GET /v1/checkpoint", s.checkpoint)
 	mux.HandleFunc("GET /v1/entries", s.entries)
 	mux.HandleFunc("GET /v1/proof/inclusion", s.inclusion)
 	mux.HandleFunc("GET /v1/proof/consistency", s.consistency)
 	return mux
 }
+
+// MaxInFlight bounds the requests waiting for the device at once.
+const MaxInFlight = 8
+
+// RetryAfterSeconds is what a refused request is told to wait.
+const RetryAfterSeconds = 1
+
+// gate admits at most n requests at once and refuses the rest.
+type gate chan struct{}
+
+func newGate(n int) gate { return make(gate, n) }
+
+func (g gate) wrap(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case g <- struct{}{}:
+			defer func() { <-g }()
+			h(w, r)
+		default:
+			w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+			httpErr(w, http.StatusServiceUnavailable, fmt.Errorf("relay: %d requests already in flight; retry after %d s", cap(g), RetryAfterSeconds))
+		}
+	}
+}
+
+// A page of GET /v1/entries holds at most MaxPageEntries entries and at
+// most MaxPageBytes of them (but always the first one asked for): a short
+// page tells the client to ask again from where it ends.
+const (
+	MaxPageEntries = 256
+	MaxPageBytes   = 8 << 20
+)
 
 func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r.Body, wire.MaxFrame+1))
@@ -376,19 +414,25 @@ func qUint(r *http.Request, name string) (uint64, error) {
 func (s *Server) entries(w http.ResponseWriter, r *http.Request) {
 	from, err1 := qUint(r, "from")
 	to, err2 := qUint(r, "to")
-	if err := errors.Join(err1, err2); err != nil || from > to || to-from > 10_000 {
-		httpErr(w, http.StatusBadRequest, fmt.Errorf("bad range: %v", err))
+	if err := errors.Join(err1, err2); err != nil || from > to {
+		httpErr(w, http.StatusBadRequest, fmt.Errorf("bad range [%d, %d): %v", from, to, err))
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, to-from)
+	to = min(to, from+MaxPageEntries)
+	var out []string
+	bytes := 0
 	for i := from; i < to; i++ {
 		e, err := s.Log.Entry(i)
 		if err != nil {
 			httpErr(w, http.StatusNotFound, err)
 			return
 		}
+		if len(out) > 0 && bytes+len(e) > MaxPageBytes {
+			break
+		}
+		bytes += len(e)
 		out = append(out, base64.StdEncoding.EncodeToString(e))
 	}
 	writeJSON(w, out)
@@ -426,4 +470,46 @@ func (s *Server) consistency(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, p)
+}
+
+// MaxConns bounds the relay's open client connections (LimitListener).
+const MaxConns = 256
+
+// LimitListener accepts at most n open connections from ln; one more is
+// closed as soon as it is accepted, so a flood of idle or slow clients
+// costs a bounded number of sockets and goroutines.
+func LimitListener(ln net.Listener, n int) net.Listener {
+	return &limitedListener{Listener: ln, slots: make(chan struct{}, n)}
+}
+
+type limitedListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+		default:
+			_ = c.Close()
+		}
+	}
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

@@ -92,5 +92,5 @@ func run(keys, data, listen, implantAddr, natsURL string, rawHook bool) error {
 	// larger and come from a slow clinic link, gets more in its handler).
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: relay.RequestReadTime,
 		WriteTimeout: 10 * time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
-	return hs.Serve(ln)
+	return hs.Serve(relay.LimitListener(ln, relay.MaxConns))
 }
