@@ -11,6 +11,7 @@ import (
 	"github.com/implantfhe/implantfhe/implog/counter"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/protocol"
+	"github.com/implantfhe/implantfhe/update"
 	"github.com/implantfhe/implantfhe/wire"
 )
 
@@ -74,6 +75,13 @@ type core struct {
 	// counter the implant signed, ackReserved how far the store holds.
 	verdictCtr, ackCtr, ackReserved uint64
 	recent                          []decision
+	// Image is what the bootloader booted (zero without an update path).
+	Image update.BootInfo
+}
+
+// Booted describes the running image.
+func (c *core) Booted() string {
+	return fmt.Sprintf("slot %s image version %d (security counter %d, reverted: %v)", c.Image.Slot, c.Image.Version, c.Image.SecurityCounter, c.Image.Reverted)
 }
 
 func newCore(device string, keys Keys, board hal.Board, log *implog.Log, validity units.Millis) (core, error) {
@@ -129,6 +137,19 @@ func (c *core) remember(ref protocol.CommandRef, p protocol.Private) {
 		c.recent = append(c.recent[:0], c.recent[1:]...)
 	}
 	c.recent = append(c.recent, decision{ref: ref, priv: p})
+}
+
+// persistState appends r with the kernel state (state, its consumed command
+// counter lastCmd) and the implant's counters, then makes the counters
+// durable in the counter store: after the record, so a cut in between
+// leaves the record, whose state holds the counters, and a log cut back
+// before it leaves the store's.
+func (c *core) persistState(r *protocol.LogRecord, state []byte, lastCmd uint64) error {
+	r.State, r.VerdictCtr, r.AckCtr = state, c.verdictCtr, c.ackCtr
+	if err := c.append(r); err != nil {
+		return err
+	}
+	return c.consume(lastCmd)
 }
 
 func (c *core) append(r *protocol.LogRecord) error {

@@ -11,7 +11,6 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/protocol"
-	"github.com/implantfhe/implantfhe/update"
 )
 
 // Config is fixed for a device.
@@ -35,8 +34,6 @@ type Implant struct {
 	Recovery    implog.Recovery
 	readings    []int64
 	upd         *updater
-	// Image is what the bootloader booted (zero without an update path).
-	Image update.BootInfo
 }
 
 // Boot opens the log, resumes from its last persisted state and records the
@@ -68,7 +65,7 @@ func Boot(cfg Config, keys Keys, board hal.Board) (*Implant, error) {
 			return nil, fmt.Errorf("firmware boot: record %d: %w", r.Seq, err)
 		}
 		if d.State != nil {
-			st, err := decodeState(d.State)
+			st, err := decodeState[pump.State](d.State)
 			if err != nil {
 				return nil, fmt.Errorf("firmware boot: record %d: %w", r.Seq, err)
 			}
@@ -123,17 +120,11 @@ func (im *Implant) persist(r *protocol.LogRecord, withState bool) error {
 	if !withState {
 		return im.append(r)
 	}
-	b, err := encodeState(im.st)
+	b, err := encodeState(&im.st)
 	if err != nil {
 		return err
 	}
-	r.State, r.VerdictCtr, r.AckCtr = b, im.verdictCtr, im.ackCtr
-	if err := im.append(r); err != nil {
-		return err
-	}
-	// After the record: a cut in between leaves the record, whose state
-	// holds the counters; a log cut back before it leaves these.
-	return im.consume(im.st.Guard.LastCounter)
+	return im.persistState(r, b, im.st.Guard.LastCounter)
 }
 
 // Outcome is what happened to one received frame.
@@ -334,11 +325,6 @@ func (im *Implant) Service() error {
 		return im.DeliveryDone()
 	}
 	return nil
-}
-
-// Booted describes the running image.
-func (im *Implant) Booted() string {
-	return fmt.Sprintf("slot %s image version %d (security counter %d, reverted: %v)", im.Image.Slot, im.Image.Version, im.Image.SecurityCounter, im.Image.Reverted)
 }
 
 // Until: the pump is stepped every loop period.

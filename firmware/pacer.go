@@ -1,8 +1,6 @@
 package firmware
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -13,7 +11,6 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
 	"github.com/implantfhe/implantfhe/protocol"
-	"github.com/implantfhe/implantfhe/update"
 )
 
 // PacerImplant is the pacemaker's firmware: the same receive path as the
@@ -26,8 +23,6 @@ type PacerImplant struct {
 	Recovery implog.Recovery
 	upd      *updater
 	updCfg   *UpdateConfig
-	// Image is what the bootloader booted (zero without an update path).
-	Image update.BootInfo
 }
 
 // BootPacer opens the log, resumes from its last persisted state and, with
@@ -54,11 +49,8 @@ func BootPacer(device string, cfg pacer.Config, keys Keys, board hal.Board, upd 
 			return nil, fmt.Errorf("pacer boot: record %d: %w", r.Seq, err)
 		}
 		if d.State != nil {
-			var st pacer.State
-			if len(d.State) != binary.Size(&st) {
-				return nil, fmt.Errorf("pacer boot: record %d: state of %d bytes", r.Seq, len(d.State))
-			}
-			if err := binary.Read(bytes.NewReader(d.State), binary.BigEndian, &st); err != nil {
+			st, err := decodeState[pacer.State](d.State)
+			if err != nil {
 				return nil, fmt.Errorf("pacer boot: record %d: %w", r.Seq, err)
 			}
 			im.st = st
@@ -130,15 +122,11 @@ func (im *PacerImplant) persist(r *protocol.LogRecord, withState bool) error {
 	if !withState {
 		return im.append(r)
 	}
-	var b bytes.Buffer
-	if err := binary.Write(&b, binary.BigEndian, &im.st); err != nil {
-		return fmt.Errorf("pacer: encode state: %w", err)
-	}
-	r.State, r.VerdictCtr, r.AckCtr = b.Bytes(), im.verdictCtr, im.ackCtr
-	if err := im.append(r); err != nil {
+	b, err := encodeState(&im.st)
+	if err != nil {
 		return err
 	}
-	return im.consume(im.st.Guard.LastCounter)
+	return im.persistState(r, b, im.st.Guard.LastCounter)
 }
 
 // step runs the kernel, persists what matters, then paces.
@@ -304,9 +292,4 @@ func (im *PacerImplant) Service() error { return im.Tick() }
 // Telemetry: this pacemaker build sends none.
 func (im *PacerImplant) Telemetry() ([]byte, error) {
 	return nil, errors.New("firmware: the pacemaker sends no telemetry in this version")
-}
-
-// Booted describes the running image.
-func (im *PacerImplant) Booted() string {
-	return fmt.Sprintf("slot %s image version %d (security counter %d, reverted: %v)", im.Image.Slot, im.Image.Version, im.Image.SecurityCounter, im.Image.Reverted)
 }

@@ -8,19 +8,22 @@ import (
 	"github.com/implantfhe/implantfhe/kernel/pump"
 )
 
-// encodeState serialises the kernel state in a fixed binary layout.
-func encodeState(s pump.State) ([]byte, error) {
+// A kernel state (pump.State, pacer.State) is a plain value of fixed size,
+// stored in a log record in a fixed big-endian binary layout; the kernel's
+// own corruption check (FAULT-SAFE) judges the values at the next Step.
+
+// encodeState serialises a kernel state.
+func encodeState[S any](s *S) ([]byte, error) {
 	var b bytes.Buffer
-	if err := binary.Write(&b, binary.BigEndian, &s); err != nil {
+	if err := binary.Write(&b, binary.BigEndian, s); err != nil {
 		return nil, fmt.Errorf("firmware: encode state: %w", err)
 	}
 	return b.Bytes(), nil
 }
 
-// decodeState is the inverse of encodeState; the kernel's own corruption
-// check (FAULT-SAFE) judges the values at the next Step.
-func decodeState(b []byte) (pump.State, error) {
-	var s pump.State
+// decodeState is the inverse of encodeState.
+func decodeState[S any](b []byte) (S, error) {
+	var s S
 	if len(b) != binary.Size(&s) {
 		return s, fmt.Errorf("firmware: state record of %d bytes, want %d", len(b), binary.Size(&s))
 	}
@@ -30,6 +33,6 @@ func decodeState(b []byte) (pump.State, error) {
 	return s, nil
 }
 
-// DecodeState decodes the kernel state stored in a log record (auditors
+// DecodeState decodes the pump state stored in a log record (auditors
 // and crash tests read counters and totals from it).
-func DecodeState(b []byte) (pump.State, error) { return decodeState(b) }
+func DecodeState(b []byte) (pump.State, error) { return decodeState[pump.State](b) }
