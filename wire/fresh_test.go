@@ -8,6 +8,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/implantfhe/implantfhe/internal/proptest"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 )
 
@@ -15,45 +16,6 @@ import (
 // CMD-COUNTER-STEP, CMD-EXPIRY): every counter and time field is drawn from
 // the edges of its type as well as near the receiver's state, and the
 // verifier is compared with a reference computed in math/big.
-
-var edgeInt64 = []int64{
-	math.MinInt64, math.MinInt64 + 1, math.MinInt64 + 2,
-	-(1 << 62) - (1 << 61), -(1 << 62), -1, 0, 1, 2, 300_000, 300_001,
-	1 << 62, 1<<62 + 1<<61, math.MaxInt64 - 2, math.MaxInt64 - 1, math.MaxInt64,
-}
-
-var edgeUint64 = []uint64{
-	0, 1, 2, guard.MaxCounterStep, guard.MaxCounterStep + 1, 1_000_000_000_000_000,
-	1 << 62, 1<<63 - 1, 1 << 63, math.MaxUint64 - guard.MaxCounterStep, math.MaxUint64 - 1, math.MaxUint64,
-}
-
-func drawInt64(t *rapid.T, label string, base int64) int64 {
-	switch rapid.IntRange(0, 3).Draw(t, label+"/how") {
-	case 0:
-		return rapid.SampledFrom(edgeInt64).Draw(t, label+"/edge")
-	case 1:
-		return base + rapid.Int64Range(-400_000, 400_000).Draw(t, label+"/near")
-	case 2:
-		return base + rapid.SampledFrom(edgeInt64).Draw(t, label+"/far")
-	default:
-		return rapid.Int64().Draw(t, label+"/any")
-	}
-}
-
-func drawUint64(t *rapid.T, label string, base uint64) uint64 {
-	switch rapid.IntRange(0, 4).Draw(t, label+"/how") {
-	case 0:
-		return rapid.SampledFrom(edgeUint64).Draw(t, label+"/edge")
-	case 1:
-		return base + uint64(rapid.Int64Range(-2, 3).Draw(t, label+"/near"))
-	case 2:
-		return base + guard.MaxCounterStep + uint64(rapid.Int64Range(-2, 2).Draw(t, label+"/step"))
-	case 3:
-		return base + rapid.SampledFrom(edgeUint64).Draw(t, label+"/far")
-	default:
-		return rapid.Uint64().Draw(t, label+"/any")
-	}
-}
 
 // refFresh is the freshness rule in exact integers: nil, ErrReplay,
 // ErrCounterJump or ErrExpired.
@@ -103,8 +65,8 @@ func TestProp_CMD_EXPIRY_WireMachineArithmetic(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var fr Freshness
 		h := cmdHeader(0)
-		fr.LastCounter = drawUint64(t, "last", 0)
-		fr.NowMs = drawInt64(t, "now", 0)
+		fr.LastCounter = proptest.Uint64(t, "last", 0, guard.MaxCounterStep)
+		fr.NowMs = proptest.Int64(t, "now", 0)
 		fr.MaxValidityMs = 300_000
 		if rapid.Bool().Draw(t, "plausible") {
 			// A plausible command with at most two fields from the edges.
@@ -114,23 +76,23 @@ func TestProp_CMD_EXPIRY_WireMachineArithmetic(t *testing.T) {
 			for _, i := range rapid.SliceOfNDistinct(rapid.IntRange(0, 4), 0, 2, rapid.ID[int]).Draw(t, "edgeFields") {
 				switch i {
 				case 0:
-					fr.LastCounter = drawUint64(t, "lastEdge", h.Counter)
+					fr.LastCounter = proptest.Uint64(t, "lastEdge", h.Counter, guard.MaxCounterStep)
 				case 1:
-					h.Counter = drawUint64(t, "counterEdge", fr.LastCounter)
+					h.Counter = proptest.Uint64(t, "counterEdge", fr.LastCounter, guard.MaxCounterStep)
 				case 2:
-					h.IssuedAtMs = drawInt64(t, "issuedEdge", h.IssuedAtMs)
+					h.IssuedAtMs = proptest.Int64(t, "issuedEdge", h.IssuedAtMs)
 				case 3:
-					h.ExpiresAtMs = drawInt64(t, "expiresEdge", h.ExpiresAtMs)
+					h.ExpiresAtMs = proptest.Int64(t, "expiresEdge", h.ExpiresAtMs)
 				case 4:
-					fr.MaxValidityMs = drawInt64(t, "maxValidityEdge", fr.MaxValidityMs)
+					fr.MaxValidityMs = proptest.Int64(t, "maxValidityEdge", fr.MaxValidityMs)
 				}
 			}
 		} else {
-			h.Counter = drawUint64(t, "counter", fr.LastCounter)
-			h.IssuedAtMs = drawInt64(t, "issued", fr.NowMs)
-			h.ExpiresAtMs = drawInt64(t, "expires", h.IssuedAtMs)
+			h.Counter = proptest.Uint64(t, "counter", fr.LastCounter, guard.MaxCounterStep)
+			h.IssuedAtMs = proptest.Int64(t, "issued", fr.NowMs)
+			h.ExpiresAtMs = proptest.Int64(t, "expires", h.IssuedAtMs)
 			if rapid.IntRange(0, 3).Draw(t, "wildBound") == 0 {
-				fr.MaxValidityMs = drawInt64(t, "maxValidity", 300_000)
+				fr.MaxValidityMs = proptest.Int64(t, "maxValidity", 300_000)
 			}
 		}
 		fr.MaxCounterStep = rapid.SampledFrom([]uint64{0, 1, guard.MaxCounterStep, math.MaxUint64}).Draw(t, "step")

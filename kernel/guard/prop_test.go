@@ -1,14 +1,13 @@
 package guard
 
 import (
-	"flag"
 	"math"
 	"math/big"
-	"os"
 	"testing"
 
 	"pgregory.net/rapid"
 
+	"github.com/implantfhe/implantfhe/internal/proptest"
 	"github.com/implantfhe/implantfhe/kernel/reason"
 	"github.com/implantfhe/implantfhe/kernel/units"
 )
@@ -17,72 +16,10 @@ import (
 // the kernel's int64 and uint64 arithmetic. These properties draw every time
 // and counter field (IssuedAtMs, ExpiresAtMs, now, maxValidity, Counter,
 // LastCounter) from the edges of its machine type as well as near now and
-// near the last counter, and compare Admit with a reference computed in
-// math/big, where nothing wraps.
+// near the last counter (internal/proptest), and compare Admit with a
+// reference computed in math/big, where nothing wraps.
 
-// TestMain raises rapid's default from 100 to 1000 checks per property (as
-// kernel/pump does); an explicit -rapid.checks wins.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rapid.checks" })
-	if !explicit {
-		_ = flag.Set("rapid.checks", "1000")
-	}
-	os.Exit(m.Run())
-}
-
-// edgeInt64 are the int64 values where wrap-around bugs live.
-var edgeInt64 = []int64{
-	math.MinInt64, math.MinInt64 + 1, math.MinInt64 + 2,
-	-(1 << 62) - (1 << 61), -(1 << 62) - 1, -(1 << 62), -(1 << 62) + 1,
-	-300_001, -300_000, -2, -1, 0, 1, 2, 300_000, 300_001,
-	1<<62 - 1, 1 << 62, 1<<62 + 1, 1<<62 + 1<<61,
-	math.MaxInt64 - 2, math.MaxInt64 - 1, math.MaxInt64,
-}
-
-// edgeUint64 are the uint64 values where wrap-around bugs live.
-var edgeUint64 = []uint64{
-	0, 1, 2, 3, MaxCounterStep - 1, MaxCounterStep, MaxCounterStep + 1,
-	1<<32 - 1, 1 << 32, 1_000_000_000_000_000,
-	1<<62 - 1, 1 << 62, 1<<63 - 1, 1 << 63, 1<<63 + 1,
-	math.MaxUint64 - MaxCounterStep - 1, math.MaxUint64 - MaxCounterStep, math.MaxUint64 - MaxCounterStep + 1,
-	math.MaxUint64 - 2, math.MaxUint64 - 1, math.MaxUint64,
-}
-
-// drawInt64 draws an int64 that is an edge value, near base (offsets wrap,
-// which is the point: near math.MaxInt64 a small step lands near
-// math.MinInt64), base plus or minus 2^62 and more, or anything.
-func drawInt64(t *rapid.T, label string, base int64) int64 {
-	switch rapid.IntRange(0, 4).Draw(t, label+"/how") {
-	case 0:
-		return rapid.SampledFrom(edgeInt64).Draw(t, label+"/edge")
-	case 1:
-		return base + rapid.Int64Range(-3, 3).Draw(t, label+"/near")
-	case 2:
-		return base + rapid.Int64Range(-600_000, 600_000).Draw(t, label+"/ms")
-	case 3:
-		return base + rapid.SampledFrom(edgeInt64).Draw(t, label+"/far")
-	default:
-		return rapid.Int64().Draw(t, label+"/any")
-	}
-}
-
-// drawUint64 is drawInt64 for counters.
-func drawUint64(t *rapid.T, label string, base uint64) uint64 {
-	switch rapid.IntRange(0, 4).Draw(t, label+"/how") {
-	case 0:
-		return rapid.SampledFrom(edgeUint64).Draw(t, label+"/edge")
-	case 1:
-		return base + uint64(rapid.Int64Range(-3, 3).Draw(t, label+"/near"))
-	case 2:
-		return base + MaxCounterStep + uint64(rapid.Int64Range(-3, 3).Draw(t, label+"/step"))
-	case 3:
-		return base + rapid.SampledFrom(edgeUint64).Draw(t, label+"/far")
-	default:
-		return rapid.Uint64().Draw(t, label+"/any")
-	}
-}
+func TestMain(m *testing.M) { proptest.Main(m) }
 
 type drawn struct {
 	st               State
@@ -102,36 +39,36 @@ func drawAdmission(t *rapid.T) drawn {
 		d.h.Signer = Role(rapid.IntRange(0, 5).Draw(t, "signer"))
 	}
 	if rapid.Bool().Draw(t, "plausible") {
-		d.st.LastCounter = drawUint64(t, "last", 0)
+		d.st.LastCounter = proptest.Uint64(t, "last", 0, MaxCounterStep)
 		d.h.Counter = d.st.LastCounter + uint64(rapid.IntRange(1, 3).Draw(t, "inc"))
-		d.now = units.Millis(drawInt64(t, "now", 0))
+		d.now = units.Millis(proptest.Int64(t, "now", 0))
 		d.h.IssuedAtMs = d.now - units.Millis(rapid.IntRange(0, 400_000).Draw(t, "age"))
 		d.h.ExpiresAtMs = d.h.IssuedAtMs + units.Millis(rapid.IntRange(1, 300_000).Draw(t, "validFor"))
 		d.maxValidity = 300_000
 		for _, f := range rapid.SliceOfNDistinct(rapid.IntRange(0, 5), 0, 2, rapid.ID[int]).Draw(t, "edgeFields") {
 			switch f {
 			case 0:
-				d.st.LastCounter = drawUint64(t, "lastEdge", d.h.Counter)
+				d.st.LastCounter = proptest.Uint64(t, "lastEdge", d.h.Counter, MaxCounterStep)
 			case 1:
-				d.h.Counter = drawUint64(t, "counterEdge", d.st.LastCounter)
+				d.h.Counter = proptest.Uint64(t, "counterEdge", d.st.LastCounter, MaxCounterStep)
 			case 2:
-				d.now = units.Millis(drawInt64(t, "nowEdge", int64(d.now)))
+				d.now = units.Millis(proptest.Int64(t, "nowEdge", int64(d.now)))
 			case 3:
-				d.h.IssuedAtMs = units.Millis(drawInt64(t, "issuedEdge", int64(d.h.IssuedAtMs)))
+				d.h.IssuedAtMs = units.Millis(proptest.Int64(t, "issuedEdge", int64(d.h.IssuedAtMs)))
 			case 4:
-				d.h.ExpiresAtMs = units.Millis(drawInt64(t, "expiresEdge", int64(d.h.ExpiresAtMs)))
+				d.h.ExpiresAtMs = units.Millis(proptest.Int64(t, "expiresEdge", int64(d.h.ExpiresAtMs)))
 			case 5:
-				d.maxValidity = units.Millis(drawInt64(t, "maxValidityEdge", int64(d.maxValidity)))
+				d.maxValidity = units.Millis(proptest.Int64(t, "maxValidityEdge", int64(d.maxValidity)))
 			}
 		}
 		return d
 	}
-	d.st.LastCounter = drawUint64(t, "last", 0)
-	d.h.Counter = drawUint64(t, "counter", d.st.LastCounter)
-	d.now = units.Millis(drawInt64(t, "now", 0))
-	d.h.IssuedAtMs = units.Millis(drawInt64(t, "issued", int64(d.now)))
-	d.h.ExpiresAtMs = units.Millis(drawInt64(t, "expires", int64(d.h.IssuedAtMs)))
-	d.maxValidity = units.Millis(drawInt64(t, "maxValidity", 300_000))
+	d.st.LastCounter = proptest.Uint64(t, "last", 0, MaxCounterStep)
+	d.h.Counter = proptest.Uint64(t, "counter", d.st.LastCounter, MaxCounterStep)
+	d.now = units.Millis(proptest.Int64(t, "now", 0))
+	d.h.IssuedAtMs = units.Millis(proptest.Int64(t, "issued", int64(d.now)))
+	d.h.ExpiresAtMs = units.Millis(proptest.Int64(t, "expires", int64(d.h.IssuedAtMs)))
+	d.maxValidity = units.Millis(proptest.Int64(t, "maxValidity", 300_000))
 	return d
 }
 
@@ -219,7 +156,7 @@ func TestProp_CMD_COUNTER_STEP(t *testing.T) {
 		for i := 0; i < n; i++ {
 			d := drawAdmission(t)
 			d.st = st
-			d.h.Counter = drawUint64(t, "next", st.LastCounter)
+			d.h.Counter = proptest.Uint64(t, "next", st.LastCounter, MaxCounterStep)
 			before := st.LastCounter
 			got := checkAdmit(t, d)
 			Admit(&st, d.h, RoleClinician, d.now, d.maxValidity)

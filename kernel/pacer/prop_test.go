@@ -1,7 +1,6 @@
 package pacer_test
 
 import (
-	"flag"
 	"math"
 	"os"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/implantfhe/implantfhe/internal/proptest"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/pacer"
 	"github.com/implantfhe/implantfhe/kernel/reason"
@@ -19,15 +19,7 @@ import (
 // TestMain raises rapid's default from 100 to 1000 sequences per property,
 // as for the pump: some single-decision bugs show only in one sequence of
 // several thousand. An explicit -rapid.checks on the command line wins.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rapid.checks" })
-	if !explicit {
-		_ = flag.Set("rapid.checks", "1000")
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { proptest.Main(m) }
 
 func pct(t *rapid.T, label string) int { return rapid.IntRange(0, 99).Draw(t, label) }
 

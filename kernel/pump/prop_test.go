@@ -2,7 +2,6 @@ package pump_test
 
 import (
 	"context"
-	"flag"
 	"math"
 	"os"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/implantfhe/implantfhe/internal/proptest"
 	"github.com/implantfhe/implantfhe/kernel/guard"
 	"github.com/implantfhe/implantfhe/kernel/pump"
 	"github.com/implantfhe/implantfhe/kernel/reason"
@@ -20,15 +20,7 @@ import (
 // TestMain raises rapid's default from 100 to 1000 sequences per property, so
 // the 19 properties below run over 19,000 generated sequences per CI run.
 // An explicit -rapid.checks on the command line wins.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rapid.checks" })
-	if !explicit {
-		_ = flag.Set("rapid.checks", "1000")
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { proptest.Main(m) }
 
 // propConfig compresses time so that sequences of a few dozen inputs reach
 // every limit: 5 min buckets, a 2 h window, 1 h insulin action.
