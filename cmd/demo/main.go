@@ -106,11 +106,11 @@ func (d *demo) outcome(env *wire.Envelope, raw []byte) (string, string) {
 	var nr *controller.NotReceivedError
 	switch {
 	case errors.As(err, &nr) && errors.As(nr.RelayErr, &re):
-		return "refused by relay", firstLine(re.Msg) + fmt.Sprintf(" (implant confirms: no decision for counter %d)", nr.Counter)
+		return "refused by relay", scenario.FirstLine(re.Msg) + fmt.Sprintf(" (implant confirms: no decision for counter %d)", nr.Counter)
 	case errors.As(err, &re):
-		return "refused by relay", firstLine(re.Msg)
+		return "refused by relay", scenario.FirstLine(re.Msg)
 	case err != nil:
-		return "error", firstLine(err.Error())
+		return "error", scenario.FirstLine(err.Error())
 	}
 	a, p := s.Ack.Ack, s.Ack.Private
 	if s.Recovered {
@@ -122,28 +122,15 @@ func (d *demo) outcome(env *wire.Envelope, raw []byte) (string, string) {
 			what = "executed"
 		}
 		if re != nil {
-			return "refused by relay", fmt.Sprintf("%s; the implant's signed answer: counter %d was already %s", firstLine(re.Msg), answered(a), what)
+			return "refused by relay", fmt.Sprintf("%s; the implant's signed answer: counter %d was already %s", scenario.FirstLine(re.Msg), answered(a), what)
 		}
 		return "relay failed", fmt.Sprintf("%v; the implant's signed answer: %s", s.RelayErr, what)
 	}
-	detail := fmt.Sprintf("radio %d B, relay %d ms, ack %d B (answers counter %d), log %v", s.Response.RadioBytes, s.Response.RelayMs, s.Ack.Bytes, answered(a), s.Response.LogIndices)
-	switch {
-	case a.Kind == protocol.AckRefused:
-		return "refused by implant", a.Refusal.String() + ": " + firstLine(p.Detail)
-	case p.Accepted && len(p.Delivered) == 0:
-		return "executed", "accepted, takes effect at the next safe point; " + detail
-	case p.Accepted:
-		return "executed", fmt.Sprintf("delivered %v cU; %s", p.Delivered, detail)
-	default:
-		if len(p.Alerts) > 0 {
-			names := make([]string, len(p.Alerts))
-			for i, x := range p.Alerts {
-				names[i] = x.String()
-			}
-			return "refused by kernel: " + p.Reason.String(), "alerts " + strings.Join(names, ",") + "; " + detail
-		}
-		return "refused by kernel: " + p.Reason.String(), detail
+	o := scenario.Describe(s.Ack)
+	if a.Kind == protocol.AckRefused {
+		return o.Got, o.Detail
 	}
+	return o.Got, fmt.Sprintf("radio %d B, relay %d ms, log %v; %s", s.Response.RadioBytes, s.Response.RelayMs, s.Response.LogIndices, o.Detail)
 }
 
 func answered(a *protocol.Ack) uint64 {
@@ -151,16 +138,6 @@ func answered(a *protocol.Ack) uint64 {
 		return 0
 	}
 	return a.Answers.Counter
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 90 {
-		s = s[:90] + "…"
-	}
-	return s
 }
 
 func main() {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/implantfhe/implantfhe/controller"
+	"github.com/implantfhe/implantfhe/internal/scenario"
 	"github.com/implantfhe/implantfhe/protocol"
 	"github.com/implantfhe/implantfhe/provision"
 	"github.com/implantfhe/implantfhe/update"
@@ -48,7 +49,7 @@ func updateOutcome(u *controller.UpdateResult, err error) (string, string) {
 	var re *controller.RelayError
 	switch {
 	case errors.As(err, &re):
-		return "refused by relay", firstLine(re.Msg)
+		return "refused by relay", scenario.FirstLine(re.Msg)
 	case err != nil:
 		return "error", err.Error()
 	}
@@ -72,9 +73,9 @@ func updateOutcome(u *controller.UpdateResult, err error) (string, string) {
 	}
 	switch ev {
 	case protocol.EvRefused:
-		return "refused (" + refusal(last.Error) + ")", detail + "; " + firstLine(last.Error)
+		return "refused (" + refusal(last.Error) + ")", detail + "; " + scenario.FirstLine(last.Error)
 	case protocol.EvReverted:
-		return "reverted", detail + "; " + firstLine(last.Error)
+		return "reverted", detail + "; " + scenario.FirstLine(last.Error)
 	case protocol.EvConfirmed:
 		return "confirmed", fmt.Sprintf("now slot %s version %d, security counter %d; %s", last.Slot, last.Version, last.Confirmed, detail)
 	}
@@ -179,7 +180,7 @@ func (d *demo) updateSteps(keys, bin string) error {
 	if err == nil && strings.Contains(string(out), "version 2,") && strings.Contains(string(out), "confirmed security counter 2") {
 		res = "v2 running, counter 2"
 	}
-	d.row("update status (ifhe update status)", "v2 running, counter 2", res, firstLine(strings.TrimSpace(string(out))))
+	d.row("update status (ifhe update status)", "v2 running, counter 2", res, scenario.FirstLine(strings.TrimSpace(string(out))))
 
 	// U8. Manufacturer key rotation: `ifhe update rotate` makes three new
 	// keys and root v2, signed by 2 current and the new keys; the implant
@@ -201,7 +202,7 @@ func (d *demo) updateSteps(keys, bin string) error {
 		u := r.Ack.Update
 		res, detail = u.Event.String(), fmt.Sprintf("trust root v%d; signed root %d B", u.RootVersion, len(rb))
 		if u.Error != "" {
-			detail += "; " + firstLine(u.Error)
+			detail += "; " + scenario.FirstLine(u.Error)
 		}
 	}
 	d.row("manufacturer key rotation (root v2, 2 old + 3 new signatures)", protocol.EvRootRotated.String(), res, detail)
