@@ -318,7 +318,7 @@ func Observe(cfg *pacer.Config, g *Ghost, prev pacer.State, in pacer.Input, out 
 
 	checkParams(nxt, fail)
 	if !clockBack {
-		checkCommand(cfg, g, prev, prevMax, in, items, fail)
+		checkCommand(cfg, g, prev, prevMax, in, items, nxt, fail)
 	}
 	// CMD-COUNTER-STEP.
 	var cmd *guard.Header
@@ -520,11 +520,25 @@ func checkParams(s pacer.State, fail func(string, string, ...any)) {
 	}
 }
 
-func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64, in pacer.Input, items []pacer.Output, fail func(string, string, ...any)) {
+func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64, in pacer.Input, items []pacer.Output, nxt pacer.State, fail func(string, string, ...any)) {
 	var accepted *pacer.Output
+	// stored is the state whose stored programs a command is decided
+	// against: the state before the step, unless a pending program took
+	// effect (OutApplied) earlier in the same step, at its safe point;
+	// limits change no program, so the state after the step then holds
+	// the programs the decision saw.
+	stored, applied := prev, false
 	for i := range items {
-		if items[i].Kind == pacer.OutDecision && items[i].Accepted {
-			accepted = &items[i]
+		if items[i].Kind == pacer.OutApplied {
+			applied = true
+		}
+		if items[i].Kind == pacer.OutDecision {
+			if applied {
+				stored = nxt
+			}
+			if items[i].Accepted {
+				accepted = &items[i]
+			}
 		}
 	}
 	c := in.Cmd
@@ -560,7 +574,7 @@ func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64,
 			if !member(lrls, int(l.MinLRL)) || !member(urls, int(l.MaxURL)) || l.MinLRL >= l.MaxURL {
 				fail(PatientLimits, "accepted limits %d..%d that are not a Table 7 rate range", l.MinLRL, l.MaxURL)
 			}
-			if why := storedOutside(prev, l); why != "" {
+			if why := storedOutside(stored, l); why != "" {
 				fail(PatientLimits, "accepted limits %d..%d that exclude the %s", l.MinLRL, l.MaxURL, why)
 			}
 			g.Limits = l
@@ -586,9 +600,9 @@ func checkCommand(cfg *pacer.Config, g *Ghost, prev pacer.State, prevMax uint64,
 				if o.Accepted || o.Reason != reason.PacerCrossParam {
 					fail(PatientLimits, "limits %d..%d with MinLRL not below MaxURL decided %v/%s", l.MinLRL, l.MaxURL, o.Accepted, o.Reason)
 				}
-			case storedOutside(prev, l) != "":
+			case storedOutside(stored, l) != "":
 				if o.Accepted || o.Reason != reason.PacerLimitsExcludeCurrent {
-					fail(PatientLimits, "limits %d..%d excluding the %s decided %v/%s", l.MinLRL, l.MaxURL, storedOutside(prev, l), o.Accepted, o.Reason)
+					fail(PatientLimits, "limits %d..%d excluding the %s decided %v/%s", l.MinLRL, l.MaxURL, storedOutside(stored, l), o.Accepted, o.Reason)
 				}
 			case !o.Accepted:
 				fail(PatientLimits, "sound limits %d..%d refused as %s", l.MinLRL, l.MaxURL, o.Reason)
